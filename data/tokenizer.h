@@ -1,0 +1,38 @@
+#pragma once
+// The tokenizer interface. A tokenizer serialises to JSON text (an object
+// with a "type" field), so a model file or a prepared data directory can carry
+// the exact tokenizer it was trained with; tokenizer_from_serialized() is the
+// one factory that reads any of them back.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pouch {
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  virtual std::vector<std::int32_t> encode(std::string_view text) const = 0;
+  // An id outside [0, vocab_size()) throws pouch::Error.
+  virtual std::string decode(std::span<const std::int32_t> ids) const = 0;
+  virtual std::int64_t vocab_size() const = 0;
+  // The token that ends a document or sample (generation's stop token).
+  virtual std::int32_t eot_id() const = 0;
+  // "char" or "bpe".
+  virtual std::string name() const = 0;
+  // JSON text; tokenizer_from_serialized(serialize()) behaves identically.
+  virtual std::string serialize() const = 0;
+};
+
+// `what` names the origin (a file, a checkpoint dataset) in error messages.
+std::unique_ptr<Tokenizer> tokenizer_from_serialized(const std::string& text,
+                                                     const std::string& what = "serialized tokenizer");
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
+// Writes serialize() to `path`.tmp and renames it to `path`.
+void save_tokenizer(const Tokenizer& tokenizer, const std::string& path);
+
+}  // namespace pouch

@@ -1,0 +1,118 @@
+// pouch bench: training-step throughput vs the PyTorch eager peer and the
+// machine's sgemm peak, measured side by side in one run.
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+
+#include "bench/train_step_bench.h"
+#include "launcher/command_line.h"
+#include "launcher/commands.h"
+#include "runtime/cpu/sgemm_peak.h"
+#include "runtime/threads.h"
+
+namespace pouch {
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr const char* kBenchUsage = R"(usage: pouch bench train [options]
+       pouch bench sgemm [--threads N]
+
+train: times a training step (forward, backward, AdamW) of pouch's GPT and
+of the PyTorch eager peer (bench/torch_gpt_peer.py, same model, batch and
+thread count; the peer runs with 1..N torch threads and its best is kept),
+then prints tokens/s, the ratio pouch/peer, and the model FLOP/s
+(6 x matmul parameters + 6 x layers x seq x d_model per token) as a share of
+the sgemm peak measured in the same run. --profile adds pouch's time per
+backend op.
+sgemm: the machine's sgemm peak (the yardstick of MFU).
+
+Options)";
+
+double sgemm_peak() { return std::max(cpu::measure_sgemm_gflops(1024, 0.5), cpu::measure_sgemm_gflops(512, 0.3)); }
+
+}  // namespace
+
+int run_bench_command(const std::vector<std::string>& args) {
+  po::options_description opts(kBenchUsage);
+  opts.add_options()("help,h", "print this help")("what", po::value<std::string>(), "train | sgemm")(
+      "layers", po::value<std::int64_t>()->default_value(4), "transformer blocks")(
+      "d-model", po::value<std::int64_t>()->default_value(256), "model width")(
+      "heads", po::value<std::int64_t>()->default_value(4), "attention heads")(
+      "seq", po::value<std::int64_t>()->default_value(256), "sequence length")(
+      "batch", po::value<std::int64_t>()->default_value(8), "sequences per step")(
+      "vocab", po::value<std::int64_t>()->default_value(2048), "vocabulary size")(
+      "steps", po::value<std::int64_t>()->default_value(10), "timed steps (median reported)")(
+      "threads", po::value<int>()->default_value(0), "compute threads; 0 = all cores")(
+      "profile", "also print pouch's time per backend op")(
+      "no-peer", "skip the PyTorch peer")(
+      "python", po::value<std::string>()->default_value("/usr/bin/python3"), "Python with torch for the peer")(
+      "peer-script", po::value<std::string>()->default_value(default_peer_script()), "the peer script");
+  po::positional_options_description pos;
+  pos.add("what", 1);
+  const po::variables_map vm = parse_options(args, opts, &pos);
+  if (vm.count("help") || !vm.count("what")) {
+    std::cout << opts;
+    return vm.count("help") ? 0 : 2;
+  }
+  const std::string what = vm["what"].as<std::string>();
+  set_compute_threads(vm["threads"].as<int>());
+  const int threads = compute_threads();
+  if (what == "sgemm") {
+    std::printf("sgemm peak: %.1f GFLOP/s with %d threads (best of 512^3 and 1024^3)\n", sgemm_peak(), threads);
+    return 0;
+  }
+  if (what != "train") fail("unknown benchmark '{}': use train or sgemm", what);
+
+  TrainBenchConfig cfg;
+  cfg.model.layers = vm["layers"].as<std::int64_t>();
+  cfg.model.d_model = vm["d-model"].as<std::int64_t>();
+  cfg.model.heads = vm["heads"].as<std::int64_t>();
+  cfg.model.seq_len = vm["seq"].as<std::int64_t>();
+  cfg.model.vocab_size = vm["vocab"].as<std::int64_t>();
+  cfg.batch = vm["batch"].as<std::int64_t>();
+  cfg.steps = vm["steps"].as<std::int64_t>();
+  cfg.threads = threads;
+  cfg.profile = vm.count("profile") > 0;
+  if (cfg.model.layers <= 0 || cfg.model.d_model <= 0 || cfg.model.heads <= 0 || cfg.model.seq_len <= 0 ||
+      cfg.model.vocab_size <= 0 || cfg.batch <= 0 || cfg.steps <= 0)
+    fail("every size must be positive");
+  if (cfg.model.d_model % cfg.model.heads != 0) fail("--d-model must be divisible by --heads");
+
+  std::printf("config: layers %lld, d_model %lld, heads %lld, seq %lld, batch %lld, vocab %lld; %d threads\n",
+              static_cast<long long>(cfg.model.layers), static_cast<long long>(cfg.model.d_model),
+              static_cast<long long>(cfg.model.heads), static_cast<long long>(cfg.model.seq_len),
+              static_cast<long long>(cfg.batch), static_cast<long long>(cfg.model.vocab_size), threads);
+  const double peak = sgemm_peak();
+  std::printf("sgemm peak:  %.1f GFLOP/s\n", peak);
+  const TrainBenchResult r = run_pouch_train_bench(cfg);
+  std::printf("pouch:       %8.0f tokens/s  %8.1f ms/step  model %.1f GFLOP/s = %.0f%% of sgemm peak\n",
+              r.tokens_per_s, r.ms_per_step, r.model_gflops, 100.0 * r.model_gflops / peak);
+
+  if (!vm.count("no-peer")) {
+    PeerResult best;
+    for (int t = 1; t <= threads; ++t) {
+      const PeerResult p = run_torch_peer(vm["python"].as<std::string>(), vm["peer-script"].as<std::string>(), cfg, t);
+      if (!p.error.empty()) {
+        std::printf("torch peer (%d threads): failed: %s\n", t, p.error.c_str());
+        continue;
+      }
+      std::printf("torch peer:  %8.0f tokens/s  %8.1f ms/step  (%d torch threads)\n", p.tokens_per_s, p.ms_per_step, t);
+      if (p.tokens_per_s > best.tokens_per_s) best = p;
+    }
+    if (best.tokens_per_s > 0)
+      std::printf("ratio pouch / torch (best, %d threads): %.2fx\n", best.threads, r.tokens_per_s / best.tokens_per_s);
+  }
+  if (cfg.profile) {
+    std::printf("\npouch time per step by backend op (profiled step %.1f ms):\n", r.profiled_step_s * 1e3);
+    std::vector<std::pair<std::string, OpTiming>> ops(r.profile.begin(), r.profile.end());
+    std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+    for (const auto& [op, t] : ops)
+      std::printf("  %-22s %8.2f ms  %5.1f%%  %lld calls\n", op.c_str(), t.seconds * 1e3,
+                  100.0 * t.seconds / r.profiled_step_s, static_cast<long long>(t.calls));
+  }
+  return 0;
+}
+
+}  // namespace pouch

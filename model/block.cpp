@@ -1,0 +1,93 @@
+#include "model/block.h"
+
+#include <cstring>
+
+namespace pouch {
+
+namespace {
+void ensure_shape(Backend& be, Tensor& t, const Shape& shape) {
+  if (!t.defined() || t.shape() != shape) t = be.empty(shape);
+}
+}  // namespace
+
+void BlockActivations::ensure(Backend& be, std::int64_t B, std::int64_t T, std::int64_t C, std::int64_t heads) {
+  ensure_shape(be, ln1, {B, T, C});
+  ensure_shape(be, ln1_mean, {B * T});
+  ensure_shape(be, ln1_rstd, {B * T});
+  ensure_shape(be, attn.qkv, {B, T, 3 * C});
+  ensure_shape(be, attn.att, {B, T, C});
+  ensure_shape(be, attn.lse, {B, heads, T});
+  ensure_shape(be, resid_mid, {B, T, C});
+  ensure_shape(be, ln2, {B, T, C});
+  ensure_shape(be, ln2_mean, {B * T});
+  ensure_shape(be, ln2_rstd, {B * T});
+  ensure_shape(be, mlp.fc, {B, T, 4 * C});
+  ensure_shape(be, mlp.gelu, {B, T, 4 * C});
+}
+
+void BlockGradScratch::ensure(Backend& be, std::int64_t B, std::int64_t T, std::int64_t C) {
+  ensure_shape(be, d_ln, {B, T, C});
+  ensure_shape(be, d_att, {B, T, C});
+  ensure_shape(be, d_qkv, {B, T, 3 * C});
+  ensure_shape(be, d_hidden, {B, T, 4 * C});
+}
+
+void DecodeScratch::ensure(Backend& be, std::int64_t B, std::int64_t C) {
+  ensure_shape(be, ln, {B, C});
+  ensure_shape(be, qkv, {B, 3 * C});
+  ensure_shape(be, q, {B, C});
+  ensure_shape(be, att, {B, C});
+  ensure_shape(be, branch, {B, C});
+  ensure_shape(be, hidden, {B, 4 * C});
+}
+
+Block::Block(ParameterStore& store, const std::string& name, std::int64_t d_model, std::int64_t heads, float ln_eps)
+    : d_model_(d_model),
+      ln1_(store, name + ".ln1", d_model, ln_eps),
+      attn_(store, name + ".attn", d_model, heads),
+      ln2_(store, name + ".ln2", d_model, ln_eps),
+      mlp_(store, name + ".mlp", d_model) {}
+
+void Block::forward(Backend& be, const Tensor& out, const Tensor& x, BlockActivations& a) const {
+  ln1_.forward(be, a.ln1, a.ln1_mean, a.ln1_rstd, x);
+  attn_.forward(be, a.resid_mid, a.ln1, a.attn);
+  be.add(a.resid_mid, a.resid_mid, x);
+  ln2_.forward(be, a.ln2, a.ln2_mean, a.ln2_rstd, a.resid_mid);
+  mlp_.forward(be, out, a.ln2, a.mlp);
+  be.add(out, out, a.resid_mid);
+}
+
+void Block::backward(Backend& be, const Tensor& dres, const Tensor& x, const BlockActivations& a,
+                     const BlockGradScratch& s) const {
+  // dres = dL/d(out). The MLP branch adds ln2's input gradient to it, which
+  // makes it dL/d(resid_mid); the attention branch then adds ln1's.
+  mlp_.backward(be, s.d_ln, dres, a.ln2, a.mlp, s.d_hidden);
+  ln2_.backward(be, dres, s.d_ln, a.resid_mid, a.ln2_mean, a.ln2_rstd);
+  attn_.backward(be, s.d_ln, dres, a.ln1, a.attn, s.d_att, s.d_qkv);
+  ln1_.backward(be, dres, s.d_ln, x, a.ln1_mean, a.ln1_rstd);
+}
+
+void Block::decode(Backend& be, const Tensor& x, std::int64_t pos, const LayerKV& kv, const DecodeScratch& s) const {
+  const std::int64_t B = x.dim(0), C = d_model_, Tmax = kv.k.dim(1);
+  POUCH_CHECK(pos < Tmax, "decode position {} beyond the cache length {}", pos, Tmax);
+  ln1_.forward(be, s.ln, Tensor(), Tensor(), x);
+  attn_.qkv().forward(be, s.qkv, s.ln);
+  // Split the fused projection: q to its own buffer, k and v into the cache
+  // at `pos`. Host copies: the CUDA backend will need a device copy here.
+  for (std::int64_t b = 0; b < B; ++b) {
+    const float* row = s.qkv.f32() + b * 3 * C;
+    std::memcpy(s.q.f32() + b * C, row, sizeof(float) * static_cast<std::size_t>(C));
+    std::memcpy(kv.k.f32() + (b * Tmax + pos) * C, row + C, sizeof(float) * static_cast<std::size_t>(C));
+    std::memcpy(kv.v.f32() + (b * Tmax + pos) * C, row + 2 * C, sizeof(float) * static_cast<std::size_t>(C));
+  }
+  be.attention_decode(s.att, s.q, kv.k, kv.v, pos + 1, attn_.heads());
+  attn_.proj().forward(be, s.branch, s.att);
+  be.add(x, x, s.branch);
+  ln2_.forward(be, s.ln, Tensor(), Tensor(), x);
+  mlp_.fc().forward(be, s.hidden, s.ln);
+  be.gelu_forward(s.hidden, s.hidden);
+  mlp_.proj().forward(be, s.branch, s.hidden);
+  be.add(x, x, s.branch);
+}
+
+}  // namespace pouch

@@ -1,0 +1,68 @@
+#pragma once
+#include <string>
+
+#include "model/attention.h"
+#include "model/layer_norm.h"
+#include "model/mlp.h"
+
+namespace pouch {
+
+// What one block saves in forward for its backward. N = B*T.
+struct BlockActivations {
+  Tensor ln1, ln1_mean, ln1_rstd;  // [N, C], [N], [N]
+  AttentionActivations attn;
+  Tensor resid_mid;                // [N, C]  x + attn(ln1(x))
+  Tensor ln2, ln2_mean, ln2_rstd;  // [N, C], [N], [N]
+  MlpActivations mlp;
+
+  // (Re)allocates for a batch shape; a no-op when the shape is unchanged.
+  void ensure(Backend& be, std::int64_t B, std::int64_t T, std::int64_t C, std::int64_t heads);
+  std::int64_t rows() const { return resid_mid.defined() ? resid_mid.dim(0) * resid_mid.dim(1) : 0; }
+};
+
+// Gradient scratch shared by all blocks (only one block is in backward at a time).
+struct BlockGradScratch {
+  Tensor d_ln;      // [B, T, C]
+  Tensor d_att;     // [B, T, C]
+  Tensor d_qkv;     // [B, T, 3C]
+  Tensor d_hidden;  // [B, T, 4C]
+
+  void ensure(Backend& be, std::int64_t B, std::int64_t T, std::int64_t C);
+};
+
+// Keys and values of one layer for incremental decoding: [B, Tmax, C] each.
+struct LayerKV {
+  Tensor k, v;
+};
+
+// Per-step buffers of incremental decoding, B sequences of one token.
+struct DecodeScratch {
+  Tensor ln, qkv, q, att, branch, hidden;  // [B,C] [B,3C] [B,C] [B,C] [B,C] [B,4C]
+  void ensure(Backend& be, std::int64_t B, std::int64_t C);
+};
+
+// Pre-LayerNorm transformer block (GPT-2):
+//   h = x + attn(ln1(x));  out = h + mlp(ln2(h))
+class Block {
+ public:
+  Block(ParameterStore& store, const std::string& name, std::int64_t d_model, std::int64_t heads, float ln_eps);
+
+  // out, x [B, T, C]
+  void forward(Backend& be, const Tensor& out, const Tensor& x, BlockActivations& acts) const;
+  // dres [B, T, C]: on entry dL/d(out), on return dL/d(x) (updated in place,
+  // since the residual connection passes it through). Parameter grads +=.
+  void backward(Backend& be, const Tensor& dres, const Tensor& x, const BlockActivations& acts,
+                const BlockGradScratch& scratch) const;
+  // x [B, C] in/out: the block applied to the token at position `pos` of each
+  // sequence, appending its key and value to the cache.
+  void decode(Backend& be, const Tensor& x, std::int64_t pos, const LayerKV& kv, const DecodeScratch& s) const;
+
+ private:
+  std::int64_t d_model_;
+  LayerNorm ln1_;
+  CausalSelfAttention attn_;
+  LayerNorm ln2_;
+  MLP mlp_;
+};
+
+}  // namespace pouch

@@ -1,0 +1,191 @@
+#include "model/gpt.h"
+
+#include <fmt/format.h>
+
+#include "runtime/rng.h"
+
+namespace pouch {
+
+namespace {
+void ensure_shape(Backend& be, Tensor& t, const Shape& shape, DType dtype = DType::F32) {
+  if (!t.defined() || t.shape() != shape) t = be.empty(shape, dtype);
+}
+}  // namespace
+
+GPT::GPT(const GPTConfig& cfg, Backend& backend) : cfg_(cfg), be_(backend) {
+  POUCH_CHECK(cfg.d_model % cfg.heads == 0, "d_model {} not divisible by heads {}", cfg.d_model, cfg.heads);
+  wte_ = params_.add("wte", {cfg.vocab_size, cfg.d_model});
+  wpe_ = params_.add("wpe", {cfg.seq_len, cfg.d_model});
+  for (std::int64_t i = 0; i < cfg.layers; ++i)
+    blocks_.push_back(std::make_unique<Block>(params_, fmt::format("blocks.{}", i), cfg.d_model, cfg.heads, cfg.ln_eps));
+  lnf_ = std::make_unique<LayerNorm>(params_, "lnf", cfg.d_model, cfg.ln_eps);
+  params_.allocate(be_);
+  block_acts_.resize(static_cast<std::size_t>(cfg.layers));
+}
+
+void GPT::init_weights(std::uint64_t seed) {
+  for (auto& p : params_) {
+    float* w = p.value.f32();
+    const std::int64_t n = p.value.numel();
+    const bool is_norm_weight = p.shape.size() == 1 && p.name.ends_with(".weight");
+    if (p.shape.size() >= 2) {
+      RngStream rng(seed, stream_id(p.name.c_str()));
+      for (std::int64_t i = 0; i < n; ++i) w[i] = 0.02f * rng.normal();
+    } else {
+      const float v = is_norm_weight ? 1.0f : 0.0f;
+      for (std::int64_t i = 0; i < n; ++i) w[i] = v;
+    }
+  }
+}
+
+void GPT::load_named(const std::vector<std::pair<std::string, Tensor>>& named, const std::string& source) {
+  for (const auto& [name, t] : named) {
+    if (params_.find(name) == nullptr)
+      fail("{}: dataset '{}' is not a parameter of this model (layers={}, d_model={}); check the [model] config",
+           source, name, cfg_.layers, cfg_.d_model);
+  }
+  for (auto& p : params_) {
+    const Tensor* found = nullptr;
+    for (const auto& [name, t] : named)
+      if (name == p.name) found = &t;
+    if (found == nullptr) fail("{}: parameter '{}' is missing; the file does not hold a complete model", source, p.name);
+    if (found->shape() != p.shape)
+      fail("{}: parameter '{}' has shape {} but the config needs {}; set [model] to match the file", source, p.name,
+           shape_str(found->shape()), shape_str(p.shape));
+    if (found->dtype() != DType::F32) fail("{}: parameter '{}' is not float32", source, p.name);
+    p.value.copy_from(*found);
+  }
+}
+
+std::vector<std::pair<std::string, Tensor>> GPT::named_values() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (const auto& p : params_) out.emplace_back(p.name, p.value);
+  return out;
+}
+
+void GPT::set_recompute(bool on) {
+  recompute_ = on;
+  // Drop the per-block activations we no longer need (or the shared set).
+  if (on) {
+    for (auto& a : block_acts_) a = BlockActivations();
+  } else {
+    shared_acts_ = BlockActivations();
+  }
+  backward_ready_ = false;
+}
+
+void GPT::ensure_buffers(std::int64_t B, std::int64_t T) {
+  const std::int64_t C = cfg_.d_model, V = cfg_.vocab_size, N = B * T;
+  if (B != B_ || T != T_) {
+    residual_.assign(static_cast<std::size_t>(cfg_.layers + 1), Tensor());
+    B_ = B;
+    T_ = T;
+  }
+  ensure_shape(be_, tokens_, {N}, DType::I32);
+  ensure_shape(be_, positions_, {N}, DType::I32);
+  for (auto& r : residual_) ensure_shape(be_, r, {B, T, C});
+  if (recompute_) {
+    shared_acts_.ensure(be_, B, T, C, cfg_.heads);
+  } else {
+    for (auto& a : block_acts_) a.ensure(be_, B, T, C, cfg_.heads);
+  }
+  grad_scratch_.ensure(be_, B, T, C);
+  ensure_shape(be_, lnf_out_, {B, T, C});
+  ensure_shape(be_, lnf_mean_, {N});
+  ensure_shape(be_, lnf_rstd_, {N});
+  ensure_shape(be_, logits_, {B, T, V});
+  ensure_shape(be_, losses_, {N});
+  ensure_shape(be_, d_lnf_, {B, T, C});
+  ensure_shape(be_, d_res_, {B, T, C});
+}
+
+double GPT::forward(const Tensor& tokens, const Tensor& targets, float dloss) {
+  POUCH_CHECK(tokens.ndim() == 2 && tokens.dtype() == DType::I32, "tokens must be [B, T] int32");
+  const std::int64_t B = tokens.dim(0), T = tokens.dim(1), N = B * T;
+  if (T > cfg_.seq_len)
+    fail("sequence length {} exceeds the model's context [model] seq_len = {}", T, cfg_.seq_len);
+  ensure_buffers(B, T);
+  tokens_.copy_from(tokens.reshape({N}));
+  std::int32_t* pos = positions_.i32();
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t t = 0; t < T; ++t) pos[b * T + t] = static_cast<std::int32_t>(t);
+
+  const Tensor x0 = residual_[0].reshape({N, cfg_.d_model});
+  be_.embedding_forward(x0, tokens_, wte_->value, 0, false);
+  be_.embedding_forward(x0, positions_, wpe_->value, 0, true);
+  for (std::size_t l = 0; l < blocks_.size(); ++l) blocks_[l]->forward(be_, residual_[l + 1], residual_[l], acts_for(l));
+  lnf_->forward(be_, lnf_out_, lnf_mean_, lnf_rstd_, residual_.back());
+  be_.linear_forward(logits_.reshape({N, cfg_.vocab_size}), lnf_out_.reshape({N, cfg_.d_model}), wte_->value,
+                     Tensor());
+
+  backward_ready_ = false;
+  if (!targets.defined()) return 0.0;
+  POUCH_CHECK(targets.shape() == tokens.shape() && targets.dtype() == DType::I32, "targets must match tokens");
+  const Tensor logits2d = logits_.reshape({N, cfg_.vocab_size});
+  be_.cross_entropy_forward_backward(losses_, dloss > 0.0f ? logits2d : Tensor(), logits2d, targets.reshape({N}),
+                                     dloss);
+  backward_ready_ = dloss > 0.0f;
+  // Mean over counted targets, summed in a fixed order so it is reproducible.
+  const float* l = losses_.f32();
+  const std::int32_t* tg = targets.i32();
+  double sum = 0.0;
+  std::int64_t count = 0;
+  for (std::int64_t i = 0; i < N; ++i) {
+    if (tg[i] < 0) continue;
+    sum += l[i];
+    ++count;
+  }
+  return count > 0 ? sum / static_cast<double>(count) : 0.0;
+}
+
+void GPT::backward() {
+  POUCH_CHECK(backward_ready_, "backward() without a forward(…, dloss > 0) before it");
+  const std::int64_t N = B_ * T_, C = cfg_.d_model;
+  // LM head (tied): d_lnf = dlogits wte, dwte += dlogits^T lnf_out.
+  be_.linear_backward(d_lnf_.reshape({N, C}), wte_->grad, Tensor(), logits_.reshape({N, cfg_.vocab_size}),
+                      lnf_out_.reshape({N, C}), wte_->value);
+  d_res_.zero_();
+  lnf_->backward(be_, d_res_, d_lnf_, residual_.back(), lnf_mean_, lnf_rstd_);
+  for (std::size_t l = blocks_.size(); l-- > 0;) {
+    if (recompute_) blocks_[l]->forward(be_, residual_[l + 1], residual_[l], shared_acts_);
+    blocks_[l]->backward(be_, d_res_, residual_[l], acts_for(l), grad_scratch_);
+  }
+  const Tensor d0 = d_res_.reshape({N, C});
+  be_.embedding_backward(wte_->grad, d0, tokens_, 0);
+  be_.embedding_backward(wpe_->grad, d0, positions_, 0);
+  backward_ready_ = false;
+}
+
+KVCache GPT::make_cache(std::int64_t batch, std::int64_t capacity) const {
+  POUCH_CHECK(capacity <= cfg_.seq_len, "cache capacity {} beyond seq_len {}", capacity, cfg_.seq_len);
+  KVCache cache;
+  cache.batch = batch;
+  cache.capacity = capacity;
+  for (std::int64_t l = 0; l < cfg_.layers; ++l)
+    cache.layers.push_back({be_.zeros({batch, capacity, cfg_.d_model}), be_.zeros({batch, capacity, cfg_.d_model})});
+  return cache;
+}
+
+void GPT::decode_step(const Tensor& tokens, std::int64_t pos, KVCache& cache, const Tensor& logits) {
+  const std::int64_t B = tokens.dim(0), C = cfg_.d_model;
+  POUCH_CHECK(B == cache.batch, "decode batch {} vs cache batch {}", B, cache.batch);
+  if (pos >= cache.capacity) fail("generation reached the context limit of {} tokens", cache.capacity);
+  decode_scratch_.ensure(be_, B, C);
+  ensure_shape(be_, decode_x_, {B, C});
+  ensure_shape(be_, decode_lnf_, {B, C});
+  ensure_shape(be_, decode_pos_, {B}, DType::I32);
+  for (std::int64_t b = 0; b < B; ++b) decode_pos_.i32()[b] = static_cast<std::int32_t>(pos);
+  be_.embedding_forward(decode_x_, tokens, wte_->value, 0, false);
+  be_.embedding_forward(decode_x_, decode_pos_, wpe_->value, 0, true);
+  for (std::size_t l = 0; l < blocks_.size(); ++l) blocks_[l]->decode(be_, decode_x_, pos, cache.layers[l], decode_scratch_);
+  lnf_->forward(be_, decode_lnf_, Tensor(), Tensor(), decode_x_);
+  be_.linear_forward(logits, decode_lnf_, wte_->value, Tensor());
+}
+
+double GPT::train_flops_per_token(std::int64_t T) const {
+  const double C = static_cast<double>(cfg_.d_model), L = static_cast<double>(cfg_.layers);
+  const double matmul_params = L * 12.0 * C * C + static_cast<double>(cfg_.vocab_size) * C;
+  return 6.0 * matmul_params + 6.0 * L * static_cast<double>(T) * C;
+}
+
+}  // namespace pouch

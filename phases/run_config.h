@@ -1,0 +1,43 @@
+#pragma once
+// The whole configuration of a run: one struct per INI section. The launcher
+// fills it (INI files + --section.key=value overrides, validated before any
+// work) and can write it back as INI text; phases/ consume it.
+#include <cstdint>
+#include <string>
+
+#include "data/data_config.h"
+#include "model/gpt_config.h"
+#include "runtime/optim_config.h"
+
+namespace pouch {
+
+// [train]
+struct TrainConfig {
+  std::string name = "r1-tiny";   // run name; run_dir defaults to runs/<name>
+  std::string run_dir;            // empty = runs/<name>
+  std::int64_t batch_size = 16;   // sequences per micro-batch
+  std::int64_t grad_accum = 1;    // micro-batches per optimizer step
+  std::int64_t steps = 1000;      // optimizer steps
+  std::uint64_t seed = 1337;
+  std::string init_from;          // HDF5 weights file to start from; empty = random init
+  bool recompute = false;         // activation checkpointing per block
+  std::int64_t eval_every = 0;    // optimizer steps between evals; 0 = off (a final eval still runs)
+  std::int64_t threads = 0;       // OpenMP/BLAS threads; 0 = all cores
+};
+
+// [log]
+struct LogConfig {
+  std::string metrics;            // JSON-lines file; empty = <run_dir>/metrics.jsonl
+  std::int64_t every = 10;        // progress line every N optimizer steps
+  double peak_gflops = 0.0;       // for MFU; 0 = measure sgemm at start-up
+};
+
+struct RunConfig {
+  GPTConfig model;
+  TrainConfig train;
+  DataConfig data;
+  OptimConfig optim;
+  LogConfig log;
+};
+
+}  // namespace pouch

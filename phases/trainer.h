@@ -1,0 +1,44 @@
+#pragma once
+// Single-phase training (pre-training on a token stream), the loop every
+// later phase builds on:
+//   for each optimizer step: for each micro-batch: forward, backward
+//   (gradients accumulate); clip by the global norm; AdamW with the LR
+//   schedule; one metrics line; a progress line every [log] every steps;
+//   an eval every [train] eval_every steps.
+// The i-th training sequence of the run is sequence i of the data's order,
+// counting rows, then micro-batches, then steps (phases/training_data.h).
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "phases/run_config.h"
+#include "phases/task_eval.h"
+#include "runtime/backend.h"
+
+namespace pouch {
+
+struct EvalResult {
+  std::int64_t step = 0;
+  double val_loss = std::numeric_limits<double>::quiet_NaN();  // NaN when there is no validation data
+  std::vector<LevelAccuracy> levels;                           // built-in task only
+};
+
+struct TrainReport {
+  std::int64_t steps = 0;
+  double final_loss = 0.0;     // training loss of the last step
+  double tokens_per_s = 0.0;   // over the training steps, evals excluded
+  double mfu = 0.0;
+  double seconds = 0.0;        // wall time of the whole run
+  std::vector<EvalResult> evals;
+  std::string run_dir, weights_path, metrics_path;
+};
+
+// Runs the training described by `cfg`; `config_ini` is its INI text, saved
+// in the run directory and the weights file.
+TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& backend);
+
+// The run directory a config resolves to: train.run_dir, else runs/<name>.
+std::string resolve_run_dir(const RunConfig& cfg);
+
+}  // namespace pouch

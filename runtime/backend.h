@@ -1,0 +1,117 @@
+#pragma once
+// The Backend interface: every numeric operation the model needs, on tensors
+// of one device. The CPU backend (runtime/cpu/) is the reference and what
+// every test runs here; a CUDA backend implements the same interface later.
+// Modules in model/ hold a Backend& and never touch a kernel directly.
+//
+// Conventions, for every method:
+//  - Tensors are contiguous row-major; shapes are given in comments, with
+//    N = number of rows (B*T for activations).
+//  - An output named d* that says "+=" accumulates (gradients of parameters
+//    and of the residual stream); "=" overwrites.
+//  - An undefined Tensor (Tensor()) as an optional output means "skip it".
+//  - Integer ids are int32.
+#include <memory>
+#include <string>
+
+#include "runtime/tensor.h"
+
+namespace pouch {
+
+struct AdamWParams {
+  float lr = 3e-4f;
+  float beta1 = 0.9f;
+  float beta2 = 0.95f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;  // decoupled (AdamW), applied as p -= lr*wd*p
+  long step = 1;              // 1-based, for the bias corrections 1 - beta^step
+  float grad_scale = 1.0f;    // gradients are multiplied by this first (clipping, loss-scale undo)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+  virtual std::string name() const = 0;
+
+  // ---- memory ----
+  virtual Tensor empty(Shape shape, DType dtype = DType::F32) = 0;
+  virtual Tensor zeros(Shape shape, DType dtype = DType::F32) = 0;
+
+  // ---- dense algebra ----
+  // out[M,N] = alpha * op(a) * op(b) + beta * out, op = transpose if flagged.
+  // a is [M,K] (or [K,M] when trans_a), b is [K,N] (or [N,K] when trans_b).
+  virtual void matmul(const Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+                      float alpha = 1.0f, float beta = 0.0f) = 0;
+  // out[N,O] = x[N,I] * w[O,I]^T + bias[O]   (bias optional; PyTorch Linear layout)
+  virtual void linear_forward(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias) = 0;
+  // dx[N,I] = dy[N,O] * w[O,I]            (optional, "=")
+  // dw[O,I] += dy^T * x                    (optional, "+=")
+  // dbias[O] += sum over rows of dy        (optional, "+=")
+  virtual void linear_backward(const Tensor& dx, const Tensor& dw, const Tensor& dbias, const Tensor& dy,
+                               const Tensor& x, const Tensor& w) = 0;
+
+  // ---- normalisation and pointwise ----
+  // out[N,C] = (x - mean) * rstd * w + b; mean[N], rstd[N] saved for backward (optional).
+  virtual void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& x,
+                                 const Tensor& w, const Tensor& b, float eps) = 0;
+  // dx[N,C] +=, dw[C] +=, db[C] += (dx accumulates: it is the residual stream's gradient).
+  virtual void layernorm_backward(const Tensor& dx, const Tensor& dw, const Tensor& db, const Tensor& dy,
+                                  const Tensor& x, const Tensor& w, const Tensor& mean, const Tensor& rstd) = 0;
+  // GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). out may alias x.
+  virtual void gelu_forward(const Tensor& out, const Tensor& x) = 0;
+  // dx = dy * gelu'(x), "="; dx may alias dy.
+  virtual void gelu_backward(const Tensor& dx, const Tensor& dy, const Tensor& x) = 0;
+  // out = a + b elementwise; out may alias a or b.
+  virtual void add(const Tensor& out, const Tensor& a, const Tensor& b) = 0;
+  // x *= s
+  virtual void scale(const Tensor& x, float s) = 0;
+  // Row-wise softmax: out[N,V] = softmax(x[N,V] / temperature). out may alias x.
+  virtual void softmax_forward(const Tensor& out, const Tensor& x, float temperature = 1.0f) = 0;
+
+  // ---- embeddings ----
+  // out[N,C] (= or += when accumulate) table[ids[n] - vocab_start] for ids inside
+  // [vocab_start, vocab_start + V); rows whose id falls outside get 0 (or nothing
+  // added). vocab_start > 0 is the vocab-parallel shard form; 0 is the whole table.
+  virtual void embedding_forward(const Tensor& out, const Tensor& ids, const Tensor& table, long vocab_start,
+                                 bool accumulate) = 0;
+  // dtable[V,C] += dout rows scattered to their ids (same range rule). Deterministic.
+  virtual void embedding_backward(const Tensor& dtable, const Tensor& dout, const Tensor& ids, long vocab_start) = 0;
+
+  // ---- attention ----
+  // Causal multi-head self-attention over a fused qkv [B,T,3C]: columns [0,C) are
+  // q, [C,2C) k, [2C,3C) v, and head h owns columns h*hs..(h+1)*hs of each,
+  // hs = C / heads. out[B,T,C] (head h at columns h*hs), scores scaled by
+  // 1/sqrt(hs). lse[B,heads,T] (optional) receives each query row's
+  // log-sum-exp, which is all backward needs: no T x T matrix is kept.
+  virtual void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& qkv, int heads) = 0;
+  // dqkv[B,T,3C] "=", from dout[B,T,C] and the forward's qkv, out and lse.
+  virtual void attention_backward(const Tensor& dqkv, const Tensor& dout, const Tensor& qkv, const Tensor& out,
+                                  const Tensor& lse, int heads) = 0;
+  // One decoding step with a KV cache: q[B,C] attends to keys/values k,v
+  // [B,Tmax,C] at positions [0, len) (len includes the new token). out[B,C].
+  virtual void attention_decode(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, long len,
+                                int heads) = 0;
+
+  // ---- loss ----
+  // Fused softmax + cross-entropy over logits[N,V]: losses[N] = logsumexp(row) -
+  // row[target]; dlogits[N,V] = (softmax(row) - onehot(target)) * grad_scale.
+  // dlogits may alias logits (then the logits are consumed) or be undefined.
+  // A target < 0 is ignored: its loss and gradient are 0.
+  virtual void cross_entropy_forward_backward(const Tensor& losses, const Tensor& dlogits, const Tensor& logits,
+                                              const Tensor& targets, float grad_scale) = 0;
+
+  // ---- optimizer and reductions ----
+  // AdamW (Loshchilov & Hutter; PyTorch's torch.optim.AdamW semantics):
+  //   g = grad * grad_scale; p -= lr*wd*p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2
+  //   p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
+  virtual void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
+                            const AdamWParams& hp) = 0;
+  // sum of x^2 over all elements, accumulated in double.
+  virtual double sum_squares(const Tensor& x) = 0;
+};
+
+// The backend for a device. The only place with #ifdef POUCH_CUDA.
+std::unique_ptr<Backend> make_backend(Device device);
+
+}  // namespace pouch

@@ -1,0 +1,23 @@
+// make_backend: the one place that knows which backends this build has. Every
+// #ifdef POUCH_CUDA of the project belongs here and nowhere else.
+#include <memory>
+
+#include "runtime/backend.h"
+#include "runtime/cpu/cpu_backend.h"
+#include "runtime/error.h"
+
+namespace pouch {
+
+std::unique_ptr<Backend> make_backend(Device device) {
+  switch (device) {
+    case Device::CPU:
+      return std::make_unique<CpuBackend>();
+    case Device::CUDA:
+      throw Error(
+          "this pouch was built without the CUDA backend; rebuild on a machine with the CUDA toolkit (nvcc) and "
+          "-DPOUCH_CUDA=ON, or run on the CPU");
+  }
+  throw Error("make_backend: unknown device");
+}
+
+}  // namespace pouch

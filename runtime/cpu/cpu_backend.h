@@ -1,0 +1,52 @@
+#pragma once
+// The CPU implementation of Backend: shape and dtype checks, then the free
+// kernels of runtime/cpu/ on raw pointers. Tensors whose rank is above what an
+// op needs are read as rows: the last dimension is the row, the leading
+// dimensions are flattened (an activation [B, T, C] is N = B*T rows of C).
+#include "runtime/backend.h"
+
+namespace pouch {
+
+class CpuBackend final : public Backend {
+ public:
+  Device device() const override { return Device::CPU; }
+  std::string name() const override { return "cpu"; }
+
+  Tensor empty(Shape shape, DType dtype = DType::F32) override;
+  Tensor zeros(Shape shape, DType dtype = DType::F32) override;
+
+  void matmul(const Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, float alpha = 1.0f,
+              float beta = 0.0f) override;
+  void linear_forward(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias) override;
+  void linear_backward(const Tensor& dx, const Tensor& dw, const Tensor& dbias, const Tensor& dy, const Tensor& x,
+                       const Tensor& w) override;
+
+  void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& x, const Tensor& w,
+                         const Tensor& b, float eps) override;
+  void layernorm_backward(const Tensor& dx, const Tensor& dw, const Tensor& db, const Tensor& dy, const Tensor& x,
+                          const Tensor& w, const Tensor& mean, const Tensor& rstd) override;
+  void gelu_forward(const Tensor& out, const Tensor& x) override;
+  void gelu_backward(const Tensor& dx, const Tensor& dy, const Tensor& x) override;
+  void add(const Tensor& out, const Tensor& a, const Tensor& b) override;
+  void scale(const Tensor& x, float s) override;
+  void softmax_forward(const Tensor& out, const Tensor& x, float temperature = 1.0f) override;
+
+  void embedding_forward(const Tensor& out, const Tensor& ids, const Tensor& table, long vocab_start,
+                         bool accumulate) override;
+  void embedding_backward(const Tensor& dtable, const Tensor& dout, const Tensor& ids, long vocab_start) override;
+
+  void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& qkv, int heads) override;
+  void attention_backward(const Tensor& dqkv, const Tensor& dout, const Tensor& qkv, const Tensor& out,
+                          const Tensor& lse, int heads) override;
+  void attention_decode(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, long len,
+                        int heads) override;
+
+  void cross_entropy_forward_backward(const Tensor& losses, const Tensor& dlogits, const Tensor& logits,
+                                      const Tensor& targets, float grad_scale) override;
+
+  void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
+                    const AdamWParams& hp) override;
+  double sum_squares(const Tensor& x) override;
+};
+
+}  // namespace pouch

@@ -1,0 +1,56 @@
+#pragma once
+// All parameters of a model live in one flat buffer, and all gradients in a
+// second one of the same layout, in registration order. The optimizer then
+// walks contiguous memory, and the data-parallel gradient reducer can cut the
+// gradient buffer into buckets without copying.
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "runtime/backend.h"
+#include "runtime/tensor.h"
+
+namespace pouch {
+
+struct Parameter {
+  std::string name;   // checkpoint dataset name, e.g. "blocks.0.attn.qkv.weight"
+  Shape shape;        // PyTorch layout: Linear weights are [out, in]
+  Tensor value;       // view into ParameterStore::values()
+  Tensor grad;        // view into ParameterStore::grads(), same offset
+  std::int64_t offset = 0;  // elements from the start of the flat buffers
+  bool decay = false;       // weight decay applies (tensors with >= 2 dims, as nanoGPT)
+};
+
+class ParameterStore {
+ public:
+  // Declares a parameter; its tensors are bound by allocate(). The returned
+  // pointer stays valid for the store's lifetime.
+  Parameter* add(std::string name, Shape shape);
+  // Allocates the flat value and gradient buffers (zeroed) and binds every
+  // parameter's views. Called once, after all add() calls.
+  void allocate(Backend& backend);
+
+  bool allocated() const { return values_.defined(); }
+  std::size_t size() const { return params_.size(); }
+  Parameter& operator[](std::size_t i) { return params_[i]; }
+  const Parameter& operator[](std::size_t i) const { return params_[i]; }
+  std::deque<Parameter>::iterator begin() { return params_.begin(); }
+  std::deque<Parameter>::iterator end() { return params_.end(); }
+  std::deque<Parameter>::const_iterator begin() const { return params_.begin(); }
+  std::deque<Parameter>::const_iterator end() const { return params_.end(); }
+  Parameter* find(const std::string& name);
+
+  const Tensor& values() const { return values_; }
+  const Tensor& grads() const { return grads_; }
+  std::int64_t numel() const;   // sum of parameter sizes (without alignment padding)
+  void zero_grad() { grads_.zero_(); }
+
+ private:
+  std::deque<Parameter> params_;
+  Tensor values_;
+  Tensor grads_;
+  std::int64_t total_ = 0;  // flat length including alignment padding
+};
+
+}  // namespace pouch

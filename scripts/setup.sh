@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# One-step set-up on Debian 12: install the dependencies from Debian's
+# packages (only what is missing), configure and build with CMake, then
+#   scripts/setup.sh run    train the default model (r1-tiny) with `pouch train`
+#   scripts/setup.sh test   run the whole test suite with CTest
+#   scripts/setup.sh build  just install and build
+# Environment: BUILD_DIR (default build), JOBS (default: all cores),
+# POUCH_CMAKE_ARGS (extra CMake arguments).
+set -euo pipefail
+
+mode=${1:-build}
+case "$mode" in run|test|build) ;; *) echo "usage: $0 run|test|build" >&2; exit 2 ;; esac
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=${BUILD_DIR:-$root/build}
+jobs=${JOBS:-$(nproc)}
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libopenblas-openmp-dev libboost-program-options-dev libfmt-dev nlohmann-json3-dev
+  libhdf5-dev hdf5-tools libgtest-dev
+  python3 python3-torch python3-h5py python3-numpy
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# shellcheck disable=SC2086
+cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release ${POUCH_CMAKE_ARGS:-}
+cmake --build "$build_dir" -j "$jobs"
+
+case "$mode" in
+  run) cd "$root" && "$build_dir/launcher/pouch" train ;;
+  test) ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 900 ;;
+  build) ;;
+esac

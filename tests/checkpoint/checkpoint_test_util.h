@@ -1,0 +1,79 @@
+#pragma once
+// Helpers shared by the checkpoint tests: a scratch directory, file I/O, and
+// running a Python snippet with Debian's /usr/bin/python3 (the interpreter
+// that has h5py; a python3 earlier on PATH may not).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+
+namespace pouch::testing {
+
+inline constexpr const char* kSystemPython = "/usr/bin/python3";
+
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string tag = info != nullptr ? fmt::format("{}-{}", info->test_suite_name(), info->name()) : "test";
+    path_ = std::filesystem::temp_directory_path() / fmt::format("pouch-{}-{}-{}", tag, ::getpid(), counter++);
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+inline bool system_python_has_h5py() {
+  static const bool ok =
+      std::system(fmt::format("{} -c 'import h5py, numpy' >/dev/null 2>&1", kSystemPython).c_str()) == 0;
+  return ok;
+}
+
+// Writes `script` into `dir` and runs it with the given arguments; returns
+// the exit code and leaves the combined output in *output.
+inline int run_python(const TempDir& dir, const std::string& script, const std::string& args, std::string* output) {
+  std::string script_path = dir.file("script.py");
+  std::string log_path = dir.file("script.log");
+  write_text(script_path, script);
+  int status = std::system(fmt::format("{} '{}' {} >'{}' 2>&1", kSystemPython, script_path, args, log_path).c_str());
+  *output = read_text(log_path);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace pouch::testing
+
+#define POUCH_SKIP_WITHOUT_H5PY()                                                         \
+  do {                                                                                    \
+    if (!::pouch::testing::system_python_has_h5py())                                      \
+      GTEST_SKIP() << "/usr/bin/python3 cannot import h5py and numpy (apt python3-h5py)"; \
+  } while (0)
