@@ -61,7 +61,7 @@ const std::vector<KeySpec>& key_specs() {
       {"train.recompute", POUCH_FIELD(train.recompute),
        "activation checkpointing: re-run each block's forward in backward (same results, less memory)"},
       {"train.eval_every", POUCH_FIELD(train.eval_every),
-       "optimizer steps between evaluations; 0 = off (a final evaluation still runs)"},
+       "optimizer steps between evaluations (also at step 0 and the last step); 0 = no evaluation"},
       {"train.threads", POUCH_FIELD(train.threads), "OpenMP/BLAS threads; 0 = all cores"},
 
       {"data.path", POUCH_FIELD(data.path), "token shard or glob of shards; empty = the built-in reasoning task"},

@@ -21,7 +21,7 @@ struct TrainConfig {
   std::uint64_t seed = 1337;
   std::string init_from;          // HDF5 weights file to start from; empty = random init
   bool recompute = false;         // activation checkpointing per block
-  std::int64_t eval_every = 0;    // optimizer steps between evals; 0 = off (a final eval still runs)
+  std::int64_t eval_every = 0;    // optimizer steps between evals (also at step 0 and the last step); 0 = off
   std::int64_t threads = 0;       // OpenMP/BLAS threads; 0 = all cores
 };
 
