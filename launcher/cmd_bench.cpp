@@ -3,10 +3,15 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 
+#include "bench/collective_bench.h"
 #include "bench/train_step_bench.h"
 #include "launcher/command_line.h"
 #include "launcher/commands.h"
+#include "parallel/launcher_env.h"
+#include "parallel/mpi_runtime.h"
+#include "parallel/watchdog.h"
 #include "runtime/cpu/sgemm_peak.h"
 #include "runtime/threads.h"
 
@@ -18,6 +23,7 @@ namespace {
 
 constexpr const char* kBenchUsage = R"(usage: pouch bench train [options]
        pouch bench sgemm [--threads N]
+       mpirun -np 2 pouch bench allreduce [--steps N]
 
 train: times a training step (forward, backward, AdamW) of pouch's GPT and
 of the PyTorch eager peer (bench/torch_gpt_peer.py, same model, batch and
@@ -27,6 +33,10 @@ then prints tokens/s, the ratio pouch/peer, and the model FLOP/s
 the sgemm peak measured in the same run. --profile adds pouch's time per
 backend op.
 sgemm: the machine's sgemm peak (the yardstick of MFU).
+allreduce: all-reduce bus bandwidth of pouch's MPI communicator (blocking,
+and async with 4 handles) against raw MPI_Allreduce on the same buffers at
+1, 16 and 64 MiB, with the ratio; --steps sets the timed iterations per size
+(default: by size).
 
 Options)";
 
@@ -36,7 +46,7 @@ double sgemm_peak() { return std::max(cpu::measure_sgemm_gflops(1024, 0.5), cpu:
 
 int run_bench_command(const std::vector<std::string>& args) {
   po::options_description opts(kBenchUsage);
-  opts.add_options()("help,h", "print this help")("what", po::value<std::string>(), "train | sgemm")(
+  opts.add_options()("help,h", "print this help")("what", po::value<std::string>(), "train | sgemm | allreduce")(
       "layers", po::value<std::int64_t>()->default_value(4), "transformer blocks")(
       "d-model", po::value<std::int64_t>()->default_value(256), "model width")(
       "heads", po::value<std::int64_t>()->default_value(4), "attention heads")(
@@ -63,7 +73,16 @@ int run_bench_command(const std::vector<std::string>& args) {
     std::printf("sgemm peak: %.1f GFLOP/s with %d threads (best of 512^3 and 1024^3)\n", sgemm_peak(), threads);
     return 0;
   }
-  if (what != "train") fail("unknown benchmark '{}': use train or sgemm", what);
+  if (what == "allreduce") {
+    // Started under mpirun/srun: MPI is initialised here unless main already did.
+    std::unique_ptr<MpiRuntime> mpi;
+    if (!mpi_is_running()) mpi = MpiRuntime::start_if_launched(detect_launch_env(process_environment()));
+    AllreduceBenchConfig cfg;
+    if (!vm["steps"].defaulted()) cfg.iterations = static_cast<int>(vm["steps"].as<std::int64_t>());
+    run_allreduce_bench(cfg);
+    return 0;
+  }
+  if (what != "train") fail("unknown benchmark '{}': use train, sgemm or allreduce", what);
 
   TrainBenchConfig cfg;
   cfg.model.layers = vm["layers"].as<std::int64_t>();

@@ -7,7 +7,9 @@
 #include "launcher/command_line.h"
 #include "launcher/commands.h"
 #include "launcher/config_parser.h"
+#include "parallel/parallel_context.h"
 #include "phases/trainer.h"
+#include "runtime/log.h"
 
 namespace pouch {
 
@@ -54,8 +56,27 @@ int run_train_command(const std::vector<std::string>& args) {
     std::cout << ini;
     return 0;
   }
+  ParallelOptions popts;
+  popts.tp = static_cast<int>(cfg.parallel.tp);
+  popts.dp = static_cast<int>(cfg.parallel.dp);
+  popts.timeout_s = cfg.parallel.timeout_s;
+  const auto ctx = ParallelContext::create(popts);
+  TrainRanks ranks;
+  ranks.world_rank = ctx->rank();
+  ranks.world_size = ctx->world_size();
+  ranks.tp = &ctx->tp();
+  ranks.dp = &ctx->dp();
+  if (!ctx->is_root()) {
+    // Rank 0 alone talks to the console; the others log to the run directory.
+    set_log_prefix(fmt::format("[rank {}] ", ctx->rank()));
+    set_log_file(fmt::format("{}/logs/rank{}.log", resolve_run_dir(cfg), ctx->rank()), true);
+  }
+  log_info("launcher: {}; rank {} of {}: tp rank {} of {}, dp rank {} of {}, local rank {}", ctx->launcher(),
+           ctx->rank(), ctx->world_size(), ctx->tp_rank(), ctx->tp_size(), ctx->dp_rank(), ctx->dp_size(),
+           ctx->local_rank());
   auto backend = make_backend(Device::CPU);
-  const TrainReport report = train(cfg, ini, *backend);
+  const TrainReport report = train(cfg, ini, *backend, ranks);
+  if (!ctx->is_root()) return 0;
 
   std::printf("\ntrained %lld steps in %.1f s: final loss %.4f, %.0f tokens/s, MFU %.1f%%\n",
               static_cast<long long>(report.steps), report.seconds, report.final_loss, report.tokens_per_s,

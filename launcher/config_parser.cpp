@@ -91,13 +91,24 @@ const std::vector<KeySpec>& key_specs() {
       {"log.metrics", POUCH_FIELD(log.metrics), "JSON-lines metrics file; empty = <run_dir>/metrics.jsonl"},
       {"log.every", POUCH_FIELD(log.every), "progress line every N optimizer steps"},
       {"log.peak_gflops", POUCH_FIELD(log.peak_gflops), "machine peak GFLOP/s for MFU; 0 = measure sgemm at start-up"},
+
+      {"parallel.tp", POUCH_FIELD(parallel.tp),
+       "tensor-parallel degree: consecutive ranks split heads, MLP width and vocabulary; must divide heads"},
+      {"parallel.dp", POUCH_FIELD(parallel.dp),
+       "data-parallel degree; 0 = world size / tp; tp * dp must equal the number of ranks"},
+      {"parallel.timeout_s", POUCH_FIELD(parallel.timeout_s),
+       "deadline of every collective in seconds; past it the job prints its flight record and aborts"},
+      {"parallel.bucket_mb", POUCH_FIELD(parallel.bucket_mb),
+       "gradient bucket size (MiB) of the data-parallel all-reduce"},
+      {"parallel.overlap", POUCH_FIELD(parallel.overlap),
+       "all-reduce each gradient bucket during backward as soon as it is complete (false: after backward)"},
   };
   return specs;
 }
 
 #undef POUCH_FIELD
 
-constexpr std::string_view kSections[] = {"model", "train", "data", "optim", "log"};
+constexpr std::string_view kSections[] = {"model", "train", "data", "optim", "log", "parallel"};
 
 const KeySpec* find_key(std::string_view name) {
   for (const auto& spec : key_specs())
@@ -233,7 +244,7 @@ std::string suggest_key(std::string_view name, std::string_view prefix) {
     std::string_view best = kSections[0];
     for (auto s : kSections)
       if (edit_distance(section, s) < edit_distance(section, best)) best = s;
-    return fmt::format("unknown section [{}]; the sections are [model] [train] [data] [optim] [log]{}", section,
+    return fmt::format("unknown section [{}]; the sections are [model] [train] [data] [optim] [log] [parallel]{}", section,
                        edit_distance(section, best) <= 2 ? fmt::format(" (did you mean [{}]?)", best) : "");
   }
 
@@ -311,7 +322,7 @@ std::map<std::string, std::vector<int>> scan_lines(const ConfigText& source) {
     if (line.empty()) continue;
     if (line.front() == '[') {
       if (line.back() != ']' || line.size() < 3)
-        fail("{}:{}: '{}' is not a section header: write it as [model], [train], [data], [optim] or [log]",
+        fail("{}:{}: '{}' is not a section header: write it as [model], [train], [data], [optim], [log] or [parallel]",
              source.origin, number, line);
       section = line.substr(1, line.size() - 2);  // untrimmed, as Boost does
       continue;
@@ -462,6 +473,19 @@ void validate(const RunConfig& c, const Origins& origins) {
 
   require(c.log.every > 0, "log.every", "must be a positive number of steps");
   require(c.log.peak_gflops >= 0, "log.peak_gflops", "must be 0 (measure) or positive");
+
+  require(c.parallel.tp > 0, "parallel.tp", "must be a positive integer");
+  require(c.parallel.dp >= 0, "parallel.dp", "must be 0 (derived from the number of ranks) or positive");
+  require(c.parallel.timeout_s > 0, "parallel.timeout_s", "must be positive");
+  require(c.parallel.bucket_mb > 0, "parallel.bucket_mb", "must be positive");
+  if (c.model.heads % c.parallel.tp != 0)
+    fail("model.heads = {} ({}) is not divisible by parallel.tp = {} ({}): each tensor-parallel rank holds whole "
+         "heads; choose tp dividing heads",
+         c.model.heads, where("model.heads"), c.parallel.tp, where("parallel.tp"));
+  if ((4 * c.model.d_model) % c.parallel.tp != 0)
+    fail("4 * model.d_model = {} ({}) is not divisible by parallel.tp = {} ({}): the MLP's hidden width must split "
+         "evenly",
+         4 * c.model.d_model, where("model.d_model"), c.parallel.tp, where("parallel.tp"));
 
   // INI cannot hold these: '#' starts a comment and values are trimmed, so
   // the config written to the run directory would not read back the same.

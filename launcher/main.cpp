@@ -1,6 +1,7 @@
 // pouch: one binary, launched SPMD by mpirun/srun (later) or run directly.
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -8,6 +9,9 @@
 #include <boost/program_options/errors.hpp>
 
 #include "launcher/commands.h"
+#include "parallel/launcher_env.h"
+#include "parallel/mpi_runtime.h"
+#include "parallel/watchdog.h"
 #include "runtime/error.h"
 
 namespace {
@@ -59,15 +63,25 @@ int main(int argc, char** argv) {
   for (const auto& cmd : kCommands) {
     if (cmd.name != first) continue;
     const std::vector<std::string> args(argv + 2, argv + argc);
+    // Under mpirun/srun every rank runs this same code; MPI lives exactly as
+    // long as this scope (every communicator is gone before MPI_Finalize).
+    std::unique_ptr<pouch::MpiRuntime> mpi;
+    std::string error;
     try {
+      mpi = pouch::MpiRuntime::start_if_launched(pouch::detect_launch_env(pouch::process_environment()));
       return cmd.run(args);
     } catch (const pouch::Error& e) {
-      std::fprintf(stderr, "pouch %s: error: %s\n", argv[1], e.what());
+      error = std::string("error: ") + e.what();
     } catch (const boost::program_options::error& e) {
-      std::fprintf(stderr, "pouch %s: error: %s (see pouch %s --help)\n", argv[1], e.what(), argv[1]);
+      error = std::string("error: ") + e.what() + " (see pouch " + argv[1] + " --help)";
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "pouch %s: internal error: %s\n", argv[1], e.what());
+      error = std::string("internal error: ") + e.what();
     }
+    // Under MPI a failing rank takes the whole job down (the others may be
+    // waiting in a collective for it); abort_job prints the reason with the
+    // rank and does not return.
+    if (pouch::mpi_is_running()) pouch::abort_job(std::string("pouch ") + argv[1] + ": " + error, 1);
+    std::fprintf(stderr, "pouch %s: %s\n", argv[1], error.c_str());
     return 1;
   }
   std::fprintf(stderr, "pouch: unknown command '%s'\n\n%s", argv[1], kUsage);

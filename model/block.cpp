@@ -10,43 +10,44 @@ void ensure_shape(Backend& be, Tensor& t, const Shape& shape) {
 }
 }  // namespace
 
-void BlockActivations::ensure(Backend& be, std::int64_t B, std::int64_t T, std::int64_t C, std::int64_t heads) {
-  ensure_shape(be, ln1, {B, T, C});
+void BlockActivations::ensure(Backend& be, std::int64_t B, std::int64_t T, const BlockDims& d) {
+  ensure_shape(be, ln1, {B, T, d.C});
   ensure_shape(be, ln1_mean, {B * T});
   ensure_shape(be, ln1_rstd, {B * T});
-  ensure_shape(be, attn.qkv, {B, T, 3 * C});
-  ensure_shape(be, attn.att, {B, T, C});
-  ensure_shape(be, attn.lse, {B, heads, T});
-  ensure_shape(be, resid_mid, {B, T, C});
-  ensure_shape(be, ln2, {B, T, C});
+  ensure_shape(be, attn.qkv, {B, T, 3 * d.C_local});
+  ensure_shape(be, attn.att, {B, T, d.C_local});
+  ensure_shape(be, attn.lse, {B, d.heads_local, T});
+  ensure_shape(be, resid_mid, {B, T, d.C});
+  ensure_shape(be, ln2, {B, T, d.C});
   ensure_shape(be, ln2_mean, {B * T});
   ensure_shape(be, ln2_rstd, {B * T});
-  ensure_shape(be, mlp.fc, {B, T, 4 * C});
-  ensure_shape(be, mlp.gelu, {B, T, 4 * C});
+  ensure_shape(be, mlp.fc, {B, T, 4 * d.C_local});
+  ensure_shape(be, mlp.gelu, {B, T, 4 * d.C_local});
 }
 
-void BlockGradScratch::ensure(Backend& be, std::int64_t B, std::int64_t T, std::int64_t C) {
-  ensure_shape(be, d_ln, {B, T, C});
-  ensure_shape(be, d_att, {B, T, C});
-  ensure_shape(be, d_qkv, {B, T, 3 * C});
-  ensure_shape(be, d_hidden, {B, T, 4 * C});
+void BlockGradScratch::ensure(Backend& be, std::int64_t B, std::int64_t T, const BlockDims& d) {
+  ensure_shape(be, d_ln, {B, T, d.C});
+  ensure_shape(be, d_att, {B, T, d.C_local});
+  ensure_shape(be, d_qkv, {B, T, 3 * d.C_local});
+  ensure_shape(be, d_hidden, {B, T, 4 * d.C_local});
 }
 
-void DecodeScratch::ensure(Backend& be, std::int64_t B, std::int64_t C) {
-  ensure_shape(be, ln, {B, C});
-  ensure_shape(be, qkv, {B, 3 * C});
-  ensure_shape(be, q, {B, C});
-  ensure_shape(be, att, {B, C});
-  ensure_shape(be, branch, {B, C});
-  ensure_shape(be, hidden, {B, 4 * C});
+void DecodeScratch::ensure(Backend& be, std::int64_t B, const BlockDims& d) {
+  ensure_shape(be, ln, {B, d.C});
+  ensure_shape(be, qkv, {B, 3 * d.C_local});
+  ensure_shape(be, q, {B, d.C_local});
+  ensure_shape(be, att, {B, d.C_local});
+  ensure_shape(be, branch, {B, d.C});
+  ensure_shape(be, hidden, {B, 4 * d.C_local});
 }
 
-Block::Block(ParameterStore& store, const std::string& name, std::int64_t d_model, std::int64_t heads, float ln_eps)
-    : d_model_(d_model),
+Block::Block(ParameterStore& store, const std::string& name, std::int64_t d_model, std::int64_t heads, float ln_eps,
+             const TensorParallelGroup& tp)
+    : dims_{d_model, d_model / tp.size(), heads / tp.size()},
       ln1_(store, name + ".ln1", d_model, ln_eps),
-      attn_(store, name + ".attn", d_model, heads),
+      attn_(store, name + ".attn", d_model, heads, tp),
       ln2_(store, name + ".ln2", d_model, ln_eps),
-      mlp_(store, name + ".mlp", d_model) {}
+      mlp_(store, name + ".mlp", d_model, tp) {}
 
 void Block::forward(Backend& be, const Tensor& out, const Tensor& x, BlockActivations& a) const {
   ln1_.forward(be, a.ln1, a.ln1_mean, a.ln1_rstd, x);
@@ -68,7 +69,7 @@ void Block::backward(Backend& be, const Tensor& dres, const Tensor& x, const Blo
 }
 
 void Block::decode(Backend& be, const Tensor& x, std::int64_t pos, const LayerKV& kv, const DecodeScratch& s) const {
-  const std::int64_t B = x.dim(0), C = d_model_, Tmax = kv.k.dim(1);
+  const std::int64_t B = x.dim(0), C = dims_.C_local, Tmax = kv.k.dim(1);
   POUCH_CHECK(pos < Tmax, "decode position {} beyond the cache length {}", pos, Tmax);
   ln1_.forward(be, s.ln, Tensor(), Tensor(), x);
   attn_.qkv().forward(be, s.qkv, s.ln);
@@ -80,7 +81,7 @@ void Block::decode(Backend& be, const Tensor& x, std::int64_t pos, const LayerKV
     std::memcpy(kv.k.f32() + (b * Tmax + pos) * C, row + C, sizeof(float) * static_cast<std::size_t>(C));
     std::memcpy(kv.v.f32() + (b * Tmax + pos) * C, row + 2 * C, sizeof(float) * static_cast<std::size_t>(C));
   }
-  be.attention_decode(s.att, s.q, kv.k, kv.v, pos + 1, attn_.heads());
+  be.attention_decode(s.att, s.q, kv.k, kv.v, pos + 1, attn_.local_heads());
   attn_.proj().forward(be, s.branch, s.att);
   be.add(x, x, s.branch);
   ln2_.forward(be, s.ln, Tensor(), Tensor(), x);

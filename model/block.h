@@ -7,6 +7,14 @@
 
 namespace pouch {
 
+// Widths of one rank's share of a block: the residual stream is replicated
+// (C), attention and MLP internals are split over the tensor-parallel group.
+struct BlockDims {
+  std::int64_t C;        // d_model
+  std::int64_t C_local;  // C / tp: this rank's heads' width
+  std::int64_t heads_local;
+};
+
 // What one block saves in forward for its backward. N = B*T.
 struct BlockActivations {
   Tensor ln1, ln1_mean, ln1_rstd;  // [N, C], [N], [N]
@@ -16,36 +24,38 @@ struct BlockActivations {
   MlpActivations mlp;
 
   // (Re)allocates for a batch shape; a no-op when the shape is unchanged.
-  void ensure(Backend& be, std::int64_t B, std::int64_t T, std::int64_t C, std::int64_t heads);
+  void ensure(Backend& be, std::int64_t B, std::int64_t T, const BlockDims& d);
   std::int64_t rows() const { return resid_mid.defined() ? resid_mid.dim(0) * resid_mid.dim(1) : 0; }
 };
 
 // Gradient scratch shared by all blocks (only one block is in backward at a time).
 struct BlockGradScratch {
   Tensor d_ln;      // [B, T, C]
-  Tensor d_att;     // [B, T, C]
-  Tensor d_qkv;     // [B, T, 3C]
-  Tensor d_hidden;  // [B, T, 4C]
+  Tensor d_att;     // [B, T, C_r]
+  Tensor d_qkv;     // [B, T, 3 C_r]
+  Tensor d_hidden;  // [B, T, 4 C_r]
 
-  void ensure(Backend& be, std::int64_t B, std::int64_t T, std::int64_t C);
+  void ensure(Backend& be, std::int64_t B, std::int64_t T, const BlockDims& d);
 };
 
-// Keys and values of one layer for incremental decoding: [B, Tmax, C] each.
+// Keys and values of one layer (this rank's heads) for incremental decoding:
+// [B, Tmax, C_r] each.
 struct LayerKV {
   Tensor k, v;
 };
 
 // Per-step buffers of incremental decoding, B sequences of one token.
 struct DecodeScratch {
-  Tensor ln, qkv, q, att, branch, hidden;  // [B,C] [B,3C] [B,C] [B,C] [B,C] [B,4C]
-  void ensure(Backend& be, std::int64_t B, std::int64_t C);
+  Tensor ln, qkv, q, att, branch, hidden;  // [B,C] [B,3C_r] [B,C_r] [B,C_r] [B,C] [B,4C_r]
+  void ensure(Backend& be, std::int64_t B, const BlockDims& d);
 };
 
 // Pre-LayerNorm transformer block (GPT-2):
 //   h = x + attn(ln1(x));  out = h + mlp(ln2(h))
 class Block {
  public:
-  Block(ParameterStore& store, const std::string& name, std::int64_t d_model, std::int64_t heads, float ln_eps);
+  Block(ParameterStore& store, const std::string& name, std::int64_t d_model, std::int64_t heads, float ln_eps,
+        const TensorParallelGroup& tp);
 
   // out, x [B, T, C]
   void forward(Backend& be, const Tensor& out, const Tensor& x, BlockActivations& acts) const;
@@ -57,8 +67,10 @@ class Block {
   // sequence, appending its key and value to the cache.
   void decode(Backend& be, const Tensor& x, std::int64_t pos, const LayerKV& kv, const DecodeScratch& s) const;
 
+  const BlockDims& dims() const { return dims_; }
+
  private:
-  std::int64_t d_model_;
+  BlockDims dims_;
   LayerNorm ln1_;
   CausalSelfAttention attn_;
   LayerNorm ln2_;

@@ -1,5 +1,9 @@
 #include "model/gpt.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "runtime/rng.h"
@@ -12,12 +16,20 @@ void ensure_shape(Backend& be, Tensor& t, const Shape& shape, DType dtype = DTyp
 }
 }  // namespace
 
-GPT::GPT(const GPTConfig& cfg, Backend& backend) : cfg_(cfg), be_(backend) {
+GPT::GPT(const GPTConfig& cfg, Backend& backend, TensorParallelGroup tp) : cfg_(cfg), be_(backend), tp_(tp) {
+  const std::int64_t ranks = tp_.size();
   POUCH_CHECK(cfg.d_model % cfg.heads == 0, "d_model {} not divisible by heads {}", cfg.d_model, cfg.heads);
-  wte_ = params_.add("wte", {cfg.vocab_size, cfg.d_model});
+  POUCH_CHECK(cfg.heads % ranks == 0 && (4 * cfg.d_model) % ranks == 0, "heads {} / 4*d_model {} vs tp {}",
+              cfg.heads, 4 * cfg.d_model, ranks);
+  const std::int64_t padded_vocab = (cfg.vocab_size + ranks - 1) / ranks * ranks;
+  wte_ = params_.add("wte", {cfg.vocab_size, cfg.d_model}, tp_.rows(1, padded_vocab));
   wpe_ = params_.add("wpe", {cfg.seq_len, cfg.d_model});
-  for (std::int64_t i = 0; i < cfg.layers; ++i)
-    blocks_.push_back(std::make_unique<Block>(params_, fmt::format("blocks.{}", i), cfg.d_model, cfg.heads, cfg.ln_eps));
+  for (std::int64_t i = 0; i < cfg.layers; ++i) {
+    const std::size_t first = params_.size();
+    blocks_.push_back(
+        std::make_unique<Block>(params_, fmt::format("blocks.{}", i), cfg.d_model, cfg.heads, cfg.ln_eps, tp_));
+    block_params_.emplace_back(first, params_.size());
+  }
   lnf_ = std::make_unique<LayerNorm>(params_, "lnf", cfg.d_model, cfg.ln_eps);
   params_.allocate(be_);
   block_acts_.resize(static_cast<std::size_t>(cfg.layers));
@@ -25,16 +37,17 @@ GPT::GPT(const GPTConfig& cfg, Backend& backend) : cfg_(cfg), be_(backend) {
 
 void GPT::init_weights(std::uint64_t seed) {
   for (auto& p : params_) {
-    float* w = p.value.f32();
-    const std::int64_t n = p.value.numel();
-    const bool is_norm_weight = p.shape.size() == 1 && p.name.ends_with(".weight");
-    if (p.shape.size() >= 2) {
+    Tensor full = Tensor::empty(p.full_shape);
+    float* w = full.f32();
+    const std::int64_t n = full.numel();
+    const bool is_norm_weight = p.full_shape.size() == 1 && p.name.ends_with(".weight");
+    if (p.full_shape.size() >= 2) {
       RngStream rng(seed, stream_id(p.name.c_str()));
       for (std::int64_t i = 0; i < n; ++i) w[i] = 0.02f * rng.normal();
     } else {
-      const float v = is_norm_weight ? 1.0f : 0.0f;
-      for (std::int64_t i = 0; i < n; ++i) w[i] = v;
+      std::fill(w, w + n, is_norm_weight ? 1.0f : 0.0f);
     }
+    copy_full_to_shard(p.shard, full, p.value);
   }
 }
 
@@ -49,17 +62,33 @@ void GPT::load_named(const std::vector<std::pair<std::string, Tensor>>& named, c
     for (const auto& [name, t] : named)
       if (name == p.name) found = &t;
     if (found == nullptr) fail("{}: parameter '{}' is missing; the file does not hold a complete model", source, p.name);
-    if (found->shape() != p.shape)
+    if (found->shape() != p.full_shape)
       fail("{}: parameter '{}' has shape {} but the config needs {}; set [model] to match the file", source, p.name,
-           shape_str(found->shape()), shape_str(p.shape));
+           shape_str(found->shape()), shape_str(p.full_shape));
     if (found->dtype() != DType::F32) fail("{}: parameter '{}' is not float32", source, p.name);
-    p.value.copy_from(*found);
+    copy_full_to_shard(p.shard, *found, p.value);
   }
 }
 
 std::vector<std::pair<std::string, Tensor>> GPT::named_values() const {
   std::vector<std::pair<std::string, Tensor>> out;
-  for (const auto& p : params_) out.emplace_back(p.name, p.value);
+  for (const auto& p : params_) {
+    if (!p.shard.sharded()) {
+      out.emplace_back(p.name, p.value);
+      continue;
+    }
+    // All ranks' shards, then each placed where its spec says.
+    const std::int64_t n = p.value.numel();
+    Tensor gathered = be_.empty({tp_.size() * n});
+    tp_.communicator()->all_gather(gathered, p.value.reshape({n}));
+    Tensor full = be_.zeros(p.full_shape);
+    for (int r = 0; r < tp_.size(); ++r) {
+      ShardSpec spec = p.shard;
+      spec.rank = r;
+      copy_shard_to_full(spec, gathered.view(r * n, p.shape), full);
+    }
+    out.emplace_back(p.name, full);
+  }
   return out;
 }
 
@@ -75,26 +104,29 @@ void GPT::set_recompute(bool on) {
 }
 
 void GPT::ensure_buffers(std::int64_t B, std::int64_t T) {
-  const std::int64_t C = cfg_.d_model, V = cfg_.vocab_size, N = B * T;
+  const std::int64_t C = cfg_.d_model, N = B * T;
   if (B != B_ || T != T_) {
     residual_.assign(static_cast<std::size_t>(cfg_.layers + 1), Tensor());
     B_ = B;
     T_ = T;
   }
+  const BlockDims& dims = blocks_.empty() ? BlockDims{C, C / tp_.size(), cfg_.heads / tp_.size()} : blocks_[0]->dims();
   ensure_shape(be_, tokens_, {N}, DType::I32);
   ensure_shape(be_, positions_, {N}, DType::I32);
   for (auto& r : residual_) ensure_shape(be_, r, {B, T, C});
   if (recompute_) {
-    shared_acts_.ensure(be_, B, T, C, cfg_.heads);
+    shared_acts_.ensure(be_, B, T, dims);
   } else {
-    for (auto& a : block_acts_) a.ensure(be_, B, T, C, cfg_.heads);
+    for (auto& a : block_acts_) a.ensure(be_, B, T, dims);
   }
-  grad_scratch_.ensure(be_, B, T, C);
+  grad_scratch_.ensure(be_, B, T, dims);
   ensure_shape(be_, lnf_out_, {B, T, C});
   ensure_shape(be_, lnf_mean_, {N});
   ensure_shape(be_, lnf_rstd_, {N});
-  ensure_shape(be_, logits_, {B, T, V});
+  ensure_shape(be_, logits_, {B, T, local_vocab()});
   ensure_shape(be_, losses_, {N});
+  ensure_shape(be_, row_max_, {N});
+  ensure_shape(be_, ce_stats_, {2, N});
   ensure_shape(be_, d_lnf_, {B, T, C});
   ensure_shape(be_, d_res_, {B, T, C});
 }
@@ -110,22 +142,43 @@ double GPT::forward(const Tensor& tokens, const Tensor& targets, float dloss) {
   for (std::int64_t b = 0; b < B; ++b)
     for (std::int64_t t = 0; t < T; ++t) pos[b * T + t] = static_cast<std::int32_t>(t);
 
+  // VocabParallelEmbedding: each rank looks up the ids of its slice (zero
+  // rows elsewhere), the sum over the group is the full embedding.
   const Tensor x0 = residual_[0].reshape({N, cfg_.d_model});
-  be_.embedding_forward(x0, tokens_, wte_->value, 0, false);
+  be_.embedding_forward(x0, tokens_, wte_->value, vocab_start(), false);
+  tp_.all_reduce_sum(x0);
   be_.embedding_forward(x0, positions_, wpe_->value, 0, true);
   for (std::size_t l = 0; l < blocks_.size(); ++l) blocks_[l]->forward(be_, residual_[l + 1], residual_[l], acts_for(l));
   lnf_->forward(be_, lnf_out_, lnf_mean_, lnf_rstd_, residual_.back());
-  be_.linear_forward(logits_.reshape({N, cfg_.vocab_size}), lnf_out_.reshape({N, cfg_.d_model}), wte_->value,
+  be_.linear_forward(logits_.reshape({N, local_vocab()}), lnf_out_.reshape({N, cfg_.d_model}), wte_->value,
                      Tensor());
 
   backward_ready_ = false;
   if (!targets.defined()) return 0.0;
   POUCH_CHECK(targets.shape() == tokens.shape() && targets.dtype() == DType::I32, "targets must match tokens");
-  const Tensor logits2d = logits_.reshape({N, cfg_.vocab_size});
-  be_.cross_entropy_forward_backward(losses_, dloss > 0.0f ? logits2d : Tensor(), logits2d, targets.reshape({N}),
-                                     dloss);
+  const double mean = loss_and_dlogits(targets.reshape({N}), dloss);
   backward_ready_ = dloss > 0.0f;
-  // Mean over counted targets, summed in a fixed order so it is reproducible.
+  return mean;
+}
+
+double GPT::loss_and_dlogits(const Tensor& targets, float dloss) {
+  const std::int64_t N = targets.numel(), Vl = local_vocab();
+  const Tensor logits2d = logits_.reshape({N, Vl});
+  const Tensor dlogits = dloss > 0.0f ? logits2d : Tensor();
+  if (tp_.size() == 1) {
+    be_.cross_entropy_forward_backward(losses_, dlogits, logits2d, targets, dloss);
+  } else {
+    // Vocab-parallel cross-entropy: two all-reduces (the max, then the sum of
+    // exponentials and the target logit together in one [2, N] buffer).
+    const long valid = static_cast<long>(std::clamp<std::int64_t>(cfg_.vocab_size - vocab_start(), 0, Vl));
+    be_.vocab_parallel_ce_max(row_max_, logits2d, valid);
+    tp_.all_reduce_max(row_max_);
+    be_.vocab_parallel_ce_stats(ce_stats_, logits2d, row_max_, targets, static_cast<long>(vocab_start()), valid);
+    tp_.all_reduce_sum(ce_stats_);
+    be_.vocab_parallel_ce_finish(losses_, dlogits, logits2d, row_max_, ce_stats_, targets,
+                                 static_cast<long>(vocab_start()), valid, dloss);
+  }
+  // Summed in a fixed order so it is reproducible.
   const float* l = losses_.f32();
   const std::int32_t* tg = targets.i32();
   double sum = 0.0;
@@ -135,51 +188,93 @@ double GPT::forward(const Tensor& tokens, const Tensor& targets, float dloss) {
     sum += l[i];
     ++count;
   }
+  last_loss_sum_ = sum;
+  last_loss_count_ = count;
   return count > 0 ? sum / static_cast<double>(count) : 0.0;
+}
+
+void GPT::block_ready(std::size_t layer) const {
+  for (std::size_t i = block_params_[layer].first; i < block_params_[layer].second; ++i) notify_ready(&params_[i]);
 }
 
 void GPT::backward() {
   POUCH_CHECK(backward_ready_, "backward() without a forward(…, dloss > 0) before it");
   const std::int64_t N = B_ * T_, C = cfg_.d_model;
-  // LM head (tied): d_lnf = dlogits wte, dwte += dlogits^T lnf_out.
-  be_.linear_backward(d_lnf_.reshape({N, C}), wte_->grad, Tensor(), logits_.reshape({N, cfg_.vocab_size}),
+  // LM head (tied): d_lnf = sum over ranks of dlogits_r wte_r, dwte_r += dlogits_r^T lnf_out.
+  be_.linear_backward(d_lnf_.reshape({N, C}), wte_->grad, Tensor(), logits_.reshape({N, local_vocab()}),
                       lnf_out_.reshape({N, C}), wte_->value);
+  tp_.all_reduce_sum(d_lnf_);
   d_res_.zero_();
   lnf_->backward(be_, d_res_, d_lnf_, residual_.back(), lnf_mean_, lnf_rstd_);
+  notify_ready(lnf_->weight());
+  notify_ready(lnf_->bias());
   for (std::size_t l = blocks_.size(); l-- > 0;) {
     if (recompute_) blocks_[l]->forward(be_, residual_[l + 1], residual_[l], shared_acts_);
     blocks_[l]->backward(be_, d_res_, residual_[l], acts_for(l), grad_scratch_);
+    block_ready(l);
   }
   const Tensor d0 = d_res_.reshape({N, C});
-  be_.embedding_backward(wte_->grad, d0, tokens_, 0);
+  be_.embedding_backward(wte_->grad, d0, tokens_, vocab_start());
   be_.embedding_backward(wpe_->grad, d0, positions_, 0);
+  notify_ready(wpe_);
+  notify_ready(wte_);
   backward_ready_ = false;
+}
+
+double GPT::grad_norm() const {
+  double sharded = 0.0, replicated = 0.0;
+  for (const auto& p : params_) (p.shard.sharded() ? sharded : replicated) += be_.sum_squares(p.grad);
+  if (tp_.size() > 1) {
+    Tensor t = be_.empty({1}, DType::F64);
+    t.data<double>()[0] = sharded;
+    tp_.all_reduce_sum(t);
+    sharded = t.data<double>()[0];
+  }
+  return std::sqrt(sharded + replicated);
 }
 
 KVCache GPT::make_cache(std::int64_t batch, std::int64_t capacity) const {
   POUCH_CHECK(capacity <= cfg_.seq_len, "cache capacity {} beyond seq_len {}", capacity, cfg_.seq_len);
+  const std::int64_t width = cfg_.d_model / tp_.size();
   KVCache cache;
   cache.batch = batch;
   cache.capacity = capacity;
   for (std::int64_t l = 0; l < cfg_.layers; ++l)
-    cache.layers.push_back({be_.zeros({batch, capacity, cfg_.d_model}), be_.zeros({batch, capacity, cfg_.d_model})});
+    cache.layers.push_back({be_.zeros({batch, capacity, width}), be_.zeros({batch, capacity, width})});
   return cache;
 }
 
 void GPT::decode_step(const Tensor& tokens, std::int64_t pos, KVCache& cache, const Tensor& logits) {
-  const std::int64_t B = tokens.dim(0), C = cfg_.d_model;
+  const std::int64_t B = tokens.dim(0), C = cfg_.d_model, V = cfg_.vocab_size, Vl = local_vocab();
   POUCH_CHECK(B == cache.batch, "decode batch {} vs cache batch {}", B, cache.batch);
+  POUCH_CHECK(logits.numel() == B * V, "decode logits {} for batch {} and vocabulary {}", shape_str(logits.shape()), B,
+              V);
   if (pos >= cache.capacity) fail("generation reached the context limit of {} tokens", cache.capacity);
-  decode_scratch_.ensure(be_, B, C);
+  decode_scratch_.ensure(be_, B, blocks_.empty() ? BlockDims{C, C, cfg_.heads} : blocks_[0]->dims());
   ensure_shape(be_, decode_x_, {B, C});
   ensure_shape(be_, decode_lnf_, {B, C});
   ensure_shape(be_, decode_pos_, {B}, DType::I32);
   for (std::int64_t b = 0; b < B; ++b) decode_pos_.i32()[b] = static_cast<std::int32_t>(pos);
-  be_.embedding_forward(decode_x_, tokens, wte_->value, 0, false);
+  be_.embedding_forward(decode_x_, tokens, wte_->value, vocab_start(), false);
+  tp_.all_reduce_sum(decode_x_);
   be_.embedding_forward(decode_x_, decode_pos_, wpe_->value, 0, true);
   for (std::size_t l = 0; l < blocks_.size(); ++l) blocks_[l]->decode(be_, decode_x_, pos, cache.layers[l], decode_scratch_);
   lnf_->forward(be_, decode_lnf_, Tensor(), Tensor(), decode_x_);
-  be_.linear_forward(logits, decode_lnf_, wte_->value, Tensor());
+  if (tp_.size() == 1) {
+    be_.linear_forward(logits.reshape({B, V}), decode_lnf_, wte_->value, Tensor());
+    return;
+  }
+  // Each rank's vocabulary slice, gathered and laid side by side without the padding.
+  ensure_shape(be_, decode_local_logits_, {B, Vl});
+  ensure_shape(be_, decode_gathered_, {tp_.size() * B * Vl});
+  be_.linear_forward(decode_local_logits_, decode_lnf_, wte_->value, Tensor());
+  tp_.communicator()->all_gather(decode_gathered_, decode_local_logits_.reshape({B * Vl}));
+  for (int r = 0; r < tp_.size(); ++r) {
+    const std::int64_t start = r * Vl, n = std::clamp<std::int64_t>(V - start, 0, Vl);
+    for (std::int64_t b = 0; b < B; ++b)
+      std::memcpy(logits.f32() + b * V + start, decode_gathered_.f32() + (r * B + b) * Vl,
+                  static_cast<std::size_t>(n) * sizeof(float));
+  }
 }
 
 double GPT::train_flops_per_token(std::int64_t T) const {

@@ -2,8 +2,8 @@
 
 namespace pouch {
 
-MLP::MLP(ParameterStore& store, const std::string& name, std::int64_t d_model)
-    : fc_(store, name + ".fc", d_model, 4 * d_model), proj_(store, name + ".proj", 4 * d_model, d_model) {}
+MLP::MLP(ParameterStore& store, const std::string& name, std::int64_t d_model, const TensorParallelGroup& tp)
+    : fc_(store, name + ".fc", d_model, 4 * d_model, tp), proj_(store, name + ".proj", 4 * d_model, d_model, tp) {}
 
 void MLP::forward(Backend& be, const Tensor& out, const Tensor& x, MlpActivations& acts) const {
   fc_.forward(be, acts.fc, x);

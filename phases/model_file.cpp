@@ -4,12 +4,13 @@
 
 namespace pouch {
 
-void save_model_file(const std::string& path, const GPT& model, const Tokenizer* tokenizer,
-                     const std::string& config_ini) {
+void save_weights_file(const std::string& path, const GPTConfig& config,
+                       const std::vector<std::pair<std::string, Tensor>>& named, const Tokenizer* tokenizer,
+                       const std::string& config_ini) {
   std::map<std::string, std::string> attrs;
   if (tokenizer) attrs["tokenizer"] = tokenizer->serialize();
   if (!config_ini.empty()) attrs["config"] = config_ini;
-  save_weights(path, model.config(), model.named_values(), attrs);
+  save_weights(path, config, named, attrs);
 }
 
 LoadedModel load_model_file(const std::string& path, Backend& backend) {

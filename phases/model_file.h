@@ -16,8 +16,11 @@ struct LoadedModel {
   std::string config_ini;                // empty when the file carries none
 };
 
-void save_model_file(const std::string& path, const GPT& model, const Tokenizer* tokenizer,
-                     const std::string& config_ini);
+// Writes full tensors `named` (GPT::named_values(): a collective under
+// tensor parallelism, so the caller gathers and one rank writes).
+void save_weights_file(const std::string& path, const GPTConfig& config,
+                       const std::vector<std::pair<std::string, Tensor>>& named, const Tokenizer* tokenizer,
+                       const std::string& config_ini);
 LoadedModel load_model_file(const std::string& path, Backend& backend);
 // Copies the weights of `path` into an existing model (train.init_from); the
 // file's config must match the model's shapes.

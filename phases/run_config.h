@@ -32,12 +32,22 @@ struct LogConfig {
   double peak_gflops = 0.0;       // for MFU; 0 = measure sgemm at start-up
 };
 
+// [parallel]: how the world of ranks (mpirun -np N / srun -n N) is split.
+struct ParallelConfig {
+  std::int64_t tp = 1;          // tensor-parallel degree (consecutive ranks)
+  std::int64_t dp = 0;          // data-parallel degree; 0 = world size / tp
+  double timeout_s = 300.0;     // deadline of every collective (the watchdog)
+  double bucket_mb = 25.0;      // gradient bucket size for the data-parallel all-reduce
+  bool overlap = true;          // reduce buckets during backward (false: after it)
+};
+
 struct RunConfig {
   GPTConfig model;
   TrainConfig train;
   DataConfig data;
   OptimConfig optim;
   LogConfig log;
+  ParallelConfig parallel;
 };
 
 }  // namespace pouch

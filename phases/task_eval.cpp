@@ -7,7 +7,7 @@
 namespace pouch {
 
 std::vector<LevelAccuracy> evaluate_task_accuracy(GPT& model, const CharTokenizer& tokenizer, int max_level,
-                                                  std::int64_t per_level, std::uint64_t seed) {
+                                                  std::int64_t per_level, std::uint64_t seed, int shard, int shards) {
   Generator generator(model);
   GenerateOptions opt;  // greedy
   opt.stop_token = tokenizer.eot_id();
@@ -16,10 +16,16 @@ std::vector<LevelAccuracy> evaluate_task_accuracy(GPT& model, const CharTokenize
   for (int level = 1; level <= max_level; ++level) {
     LevelAccuracy acc;
     acc.level = level;
-    for (const auto& problem : held_out_problems(level, per_level, seed)) {
+    const auto problems = held_out_problems(level, per_level, seed);
+    for (std::size_t i = static_cast<std::size_t>(shard); i < problems.size(); i += static_cast<std::size_t>(shards)) {
+      const auto& problem = problems[i];
       const auto prompt = tokenizer.encode(problem.prompt);
       opt.max_tokens = model.config().seq_len - static_cast<std::int64_t>(prompt.size());
-      const auto completion = generator.generate(prompt, opt, unused);
+      auto completion = generator.generate(prompt, opt, unused);
+      // A model whose vocabulary is larger than the tokenizer's can emit ids
+      // the tokenizer lacks; such a completion ends there (and is wrong).
+      for (std::size_t k = 0; k < completion.size(); ++k)
+        if (completion[k] >= tokenizer.vocab_size()) completion.resize(k);
       const std::string text = problem.prompt + tokenizer.decode(completion);
       const auto answer = parse_answer(text);
       ++acc.total;

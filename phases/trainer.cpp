@@ -5,12 +5,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "data/char_tokenizer.h"
 #include "model/gpt.h"
+#include "parallel/gradient_bucket_reducer.h"
+#include "phases/fault_injection.h"
 #include "phases/metrics_log.h"
 #include "phases/model_file.h"
 #include "phases/progress.h"
@@ -34,6 +37,7 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 // few enough that evals stay a small share of a short run.
 constexpr std::int64_t kValBatches = 8;
 
+// Rows of this rank: sequences first, first + 1, ... of the run's order.
 void fill_batch(const SequenceLoader& source, std::int64_t first_sequence, std::int64_t vocab, const Tensor& x,
                 const Tensor& y) {
   const std::int64_t B = x.dim(0), T = x.dim(1);
@@ -48,23 +52,47 @@ void fill_batch(const SequenceLoader& source, std::int64_t first_sequence, std::
   }
 }
 
-EvalResult evaluate(GPT& model, const TrainingData& data, const RunConfig& cfg, std::int64_t step, const Tensor& x,
-                    const Tensor& y) {
+// Sums `values` over the data-parallel group in place (doubles).
+void sum_over_dp(const TrainRanks& ranks, Backend& be, std::vector<double>& values) {
+  if (ranks.dp_size() == 1) return;
+  Tensor t = be.empty({static_cast<std::int64_t>(values.size())}, DType::F64);
+  std::copy(values.begin(), values.end(), t.data<double>());
+  ranks.dp->all_reduce(t, ReduceOp::Sum);
+  std::copy(t.data<double>(), t.data<double>() + values.size(), values.begin());
+}
+
+EvalResult evaluate(GPT& model, const TrainingData& data, const RunConfig& cfg, const TrainRanks& ranks,
+                    std::int64_t step, const Tensor& x, const Tensor& y) {
+  Backend& be = model.backend();
   EvalResult r;
   r.step = step;
   if (data.val) {
-    const std::int64_t B = x.dim(0);
+    // The same global validation batches whatever the layout, split over dp like training.
+    const std::int64_t B_local = x.dim(0), B = B_local * ranks.dp_size();
     const std::int64_t batches = std::max<std::int64_t>(1, std::min(kValBatches, data.val->num_windows() / B));
-    double sum = 0.0;
+    std::vector<double> sums = {0.0, 0.0};
     for (std::int64_t i = 0; i < batches; ++i) {
-      fill_batch(*data.val, i * B, cfg.model.vocab_size, x, y);
-      sum += model.forward(x, y);
+      fill_batch(*data.val, i * B + ranks.dp_rank() * B_local, cfg.model.vocab_size, x, y);
+      model.forward(x, y);
+      sums[0] += model.last_loss_sum();
+      sums[1] += static_cast<double>(model.last_loss_count());
     }
-    r.val_loss = sum / static_cast<double>(batches);
+    sum_over_dp(ranks, be, sums);
+    r.val_loss = sums[1] > 0 ? sums[0] / sums[1] : 0.0;
   }
-  if (data.task_tokenizer)
+  if (data.task_tokenizer) {
     r.levels = evaluate_task_accuracy(model, *data.task_tokenizer, static_cast<int>(cfg.data.task_max_level),
-                                      cfg.data.task_eval_per_level, cfg.train.seed);
+                                      cfg.data.task_eval_per_level, cfg.train.seed, ranks.dp_rank(),
+                                      ranks.dp_size());
+    std::vector<double> counts;
+    for (const auto& l : r.levels) counts.insert(counts.end(), {double(l.total), double(l.correct), double(l.well_formed)});
+    sum_over_dp(ranks, be, counts);
+    for (std::size_t i = 0; i < r.levels.size(); ++i) {
+      r.levels[i].total = static_cast<std::int64_t>(counts[3 * i]);
+      r.levels[i].correct = static_cast<std::int64_t>(counts[3 * i + 1]);
+      r.levels[i].well_formed = static_cast<std::int64_t>(counts[3 * i + 2]);
+    }
+  }
   return r;
 }
 
@@ -96,106 +124,144 @@ void write_text_file(const fs::path& path, const std::string& text) {
   if (!out) fail("cannot write {}; check that the run directory is writable", path.string());
 }
 
+void print_line(const TrainRanks& ranks, const std::string& line) {
+  if (!ranks.main()) return;
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 std::string resolve_run_dir(const RunConfig& cfg) {
   return cfg.train.run_dir.empty() ? (fs::path("runs") / cfg.train.name).string() : cfg.train.run_dir;
 }
 
-TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& be) {
+TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& be, const TrainRanks& ranks) {
   const auto t_start = Clock::now();
   TrainReport report;
   report.run_dir = resolve_run_dir(cfg);
   std::error_code ec;
   fs::create_directories(report.run_dir, ec);
   if (ec) fail("cannot create the run directory {}: {}; set [train] run_dir", report.run_dir, ec.message());
-  write_text_file(fs::path(report.run_dir) / "config.ini", config_ini);
+  if (ranks.main()) write_text_file(fs::path(report.run_dir) / "config.ini", config_ini);
   report.metrics_path = cfg.log.metrics.empty() ? (fs::path(report.run_dir) / "metrics.jsonl").string()
                                                 : cfg.log.metrics;
   report.weights_path = (fs::path(report.run_dir) / "model.h5").string();
 
+  const std::int64_t B = cfg.train.batch_size, T = cfg.model.seq_len, A = cfg.train.grad_accum;
+  const int dp = ranks.dp_size();
+  if (B % dp != 0)
+    fail("train.batch_size = {} is not divisible by the data-parallel degree {}: each of the {} data-parallel ranks "
+         "takes an equal share of the global batch; choose a multiple of {}",
+         B, dp, dp, dp);
+  const std::int64_t B_local = B / dp;
+
   set_compute_threads(static_cast<int>(cfg.train.threads));
-  TrainingData data = open_training_data(cfg.data, cfg.model.seq_len, cfg.train.seed);
+  TrainingData data = open_training_data(cfg.data, T, cfg.train.seed);
   if (data.tokenizer && data.tokenizer->vocab_size() > cfg.model.vocab_size)
     fail("[model] vocab_size = {} is smaller than the tokenizer's vocabulary ({}) of {}; set model.vocab_size={}",
          cfg.model.vocab_size, data.tokenizer->vocab_size(), data.train->source().name(), data.tokenizer->vocab_size());
 
-  GPT model(cfg.model, be);
+  GPT model(cfg.model, be, TensorParallelGroup(ranks.tp));
   model.set_recompute(cfg.train.recompute);
   if (cfg.train.init_from.empty())
     model.init_weights(cfg.train.seed);
   else
     load_weights_into(model, cfg.train.init_from);
   AdamWOptimizer optimizer(model.parameters(), cfg.optim, be);
+  std::unique_ptr<GradientBucketReducer> reducer;
+  if (dp > 1) {
+    reducer = std::make_unique<GradientBucketReducer>(
+        model.parameters(), *ranks.dp,
+        GradientBucketReducer::Options{static_cast<std::int64_t>(cfg.parallel.bucket_mb * (1 << 20)),
+                                       cfg.parallel.overlap});
+    model.set_grad_ready_hook([&](const Parameter& p) { reducer->mark_ready(p); });
+  }
 
   const double peak_gflops =
       cfg.log.peak_gflops > 0.0 ? cfg.log.peak_gflops : cpu::measure_sgemm_gflops(512, 0.2);
-  const std::int64_t B = cfg.train.batch_size, T = cfg.model.seq_len, A = cfg.train.grad_accum;
   const std::int64_t steps = cfg.train.steps, tokens_per_step = B * T * A;
   const double flops_per_token = model.train_flops_per_token(T);
   log_info("model: {} layers, d_model {}, {} heads, context {}, vocab {}: {:.2f}M parameters", cfg.model.layers,
            cfg.model.d_model, cfg.model.heads, T, cfg.model.vocab_size,
-           static_cast<double>(model.parameters().numel()) / 1e6);
+           static_cast<double>(model.parameters().full_numel()) / 1e6);
   log_info("data: {}", data.train->source().name());
-  log_info("{} steps of {} tokens ({} x {} x {} accumulation), {} threads, sgemm peak {:.1f} GFLOP/s{}", steps,
-           tokens_per_step, B, T, A, compute_threads(), peak_gflops, cfg.log.peak_gflops > 0 ? " (config)" : "");
+  log_info("{} steps of {} tokens ({} x {} x {} accumulation), {} ranks (tp {} x dp {}), {} threads each, "
+           "sgemm peak {:.1f} GFLOP/s{}",
+           steps, tokens_per_step, B, T, A, ranks.world_size, ranks.tp_size(), dp, compute_threads(), peak_gflops,
+           cfg.log.peak_gflops > 0 ? " (config)" : "");
+  if (reducer)
+    log_info("data-parallel gradient all-reduce: {} buckets of up to {} MiB, overlap {}", reducer->num_buckets(),
+             cfg.parallel.bucket_mb, cfg.parallel.overlap ? "on" : "off");
   log_info("run directory {}", report.run_dir);
 
-  MetricsLog metrics(report.metrics_path, false);
-  const Tensor x = be.empty({B, T}, DType::I32), y = be.empty({B, T}, DType::I32);
+  MetricsLog metrics;
+  if (ranks.main()) metrics = MetricsLog(report.metrics_path, false);
+  const Tensor x = be.empty({B_local, T}, DType::I32), y = be.empty({B_local, T}, DType::I32);
   const bool eval_on = cfg.train.eval_every > 0;
   if (eval_on) {
-    report.evals.push_back(evaluate(model, data, cfg, 0, x, y));
-    std::printf("%s\n", format_eval(report.evals.back()).c_str());
-    std::fflush(stdout);
+    report.evals.push_back(evaluate(model, data, cfg, ranks, 0, x, y));
+    print_line(ranks, format_eval(report.evals.back()));
   }
 
+  // Peak FLOP/s of the whole job: every rank's cores.
+  const double job_peak = peak_gflops * 1e9 * ranks.world_size;
   double train_seconds = 0.0, avg_step = 0.0;
+  const float dloss = 1.0f / static_cast<float>(B * T * A);
+  const auto fault = fault_plan_from_env();
   for (std::int64_t step = 0; step < steps; ++step) {
+    maybe_inject_fault(fault, ranks.world_rank, step + 1);
     const auto t0 = Clock::now();
     const float lr = lr_at(cfg.optim, step, steps);
     model.parameters().zero_grad();
-    double loss = 0.0;
-    const float dloss = 1.0f / static_cast<float>(B * T * A);
+    std::vector<double> loss = {0.0, 0.0};  // sum and count of this rank's target losses
     for (std::int64_t micro = 0; micro < A; ++micro) {
-      fill_batch(*data.train, (step * A + micro) * B, cfg.model.vocab_size, x, y);
-      loss += model.forward(x, y, dloss);
+      // With accumulation only the last micro-batch's backward reduces.
+      if (reducer && micro == A - 1) reducer->begin();
+      fill_batch(*data.train, (step * A + micro) * B + ranks.dp_rank() * B_local, cfg.model.vocab_size, x, y);
+      model.forward(x, y, dloss);
       model.backward();
+      loss[0] += model.last_loss_sum();
+      loss[1] += static_cast<double>(model.last_loss_count());
     }
-    loss /= static_cast<double>(A);
-    if (!std::isfinite(loss))
-      fail("training diverged at step {}: the loss is {}; lower [optim] lr or set [optim] grad_clip", step + 1, loss);
-    const OptimizerStepStats stats = optimizer.step(lr);
+    if (reducer) reducer->finish();
+    sum_over_dp(ranks, be, loss);
+    const double mean_loss = loss[1] > 0 ? loss[0] / loss[1] : 0.0;
+    if (!std::isfinite(mean_loss))
+      fail("training diverged at step {}: the loss is {}; lower [optim] lr or set [optim] grad_clip", step + 1,
+           mean_loss);
+    const OptimizerStepStats stats = optimizer.step(lr, model.grad_norm());
     const double dt = seconds_since(t0);
     train_seconds += dt;
     avg_step = step == 0 ? dt : 0.9 * avg_step + 0.1 * dt;
 
     const double tok_s = static_cast<double>(tokens_per_step) / dt;
-    const double mfu = flops_per_token * tok_s / (peak_gflops * 1e9);
-    nlohmann::json line = {{"step", step + 1},  {"loss", loss},        {"lr", lr},
+    const double mfu = flops_per_token * tok_s / job_peak;
+    nlohmann::json line = {{"step", step + 1},  {"loss", mean_loss},        {"lr", lr},
                            {"grad_norm", stats.grad_norm}, {"tokens_per_s", tok_s}, {"mfu", mfu},
                            {"elapsed_s", seconds_since(t_start)}};
+    if (reducer) line["comm_wait_s"] = reducer->last_wait_seconds();
     const bool last = step + 1 == steps;
     if (eval_on && ((step + 1) % cfg.train.eval_every == 0 || last)) {
-      report.evals.push_back(evaluate(model, data, cfg, step + 1, x, y));
+      report.evals.push_back(evaluate(model, data, cfg, ranks, step + 1, x, y));
       add_eval_fields(line, report.evals.back());
     }
-    metrics.write(line);
+    if (ranks.main()) metrics.write(line);
     if ((step + 1) % cfg.log.every == 0 || last || step == 0) {
-      ProgressInfo p{step + 1, steps, loss, lr, tok_s, mfu, avg_step * static_cast<double>(steps - step - 1)};
-      std::printf("%s\n", format_progress(p).c_str());
+      ProgressInfo p{step + 1, steps, mean_loss, lr, tok_s, mfu, avg_step * static_cast<double>(steps - step - 1)};
+      print_line(ranks, format_progress(p));
     }
-    if (line.contains("val_loss") || line.contains("eval_accuracy"))
-      std::printf("%s\n", format_eval(report.evals.back()).c_str());
-    std::fflush(stdout);
-    report.final_loss = loss;
+    if (line.contains("val_loss") || line.contains("eval_accuracy")) print_line(ranks, format_eval(report.evals.back()));
+    report.final_loss = mean_loss;
     report.steps = step + 1;
   }
 
-  save_model_file(report.weights_path, model, data.tokenizer.get(), config_ini);
+  // Every rank of a tensor-parallel group takes part in gathering the full tensors.
+  const auto full = model.named_values();
+  if (ranks.main()) save_weights_file(report.weights_path, model.config(), full, data.tokenizer.get(), config_ini);
   report.seconds = seconds_since(t_start);
   report.tokens_per_s = train_seconds > 0 ? static_cast<double>(tokens_per_step * steps) / train_seconds : 0.0;
-  report.mfu = flops_per_token * report.tokens_per_s / (peak_gflops * 1e9);
+  report.mfu = flops_per_token * report.tokens_per_s / job_peak;
   return report;
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "parallel/communicator.h"
 #include "phases/run_config.h"
 #include "phases/task_eval.h"
 #include "runtime/backend.h"
@@ -34,9 +35,28 @@ struct TrainReport {
   std::string run_dir, weights_path, metrics_path;
 };
 
-// Runs the training described by `cfg`; `config_ini` is its INI text, saved
-// in the run directory and the weights file.
-TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& backend);
+// Where this process sits in an SPMD run. The launcher builds it from the
+// process groups (parallel/); a world of one is the default.
+struct TrainRanks {
+  int world_rank = 0;
+  int world_size = 1;
+  Communicator* tp = nullptr;  // null or size 1: no tensor parallelism
+  Communicator* dp = nullptr;  // null or size 1: no data parallelism
+  int tp_size() const { return tp ? tp->size() : 1; }
+  int dp_size() const { return dp ? dp->size() : 1; }
+  int dp_rank() const { return dp ? dp->rank() : 0; }
+  bool main() const { return world_rank == 0; }
+};
+
+// Runs the training described by `cfg` on this rank (every rank calls it);
+// `config_ini` is its INI text, saved in the run directory and the weights
+// file. Rank 0 prints progress and writes metrics and weights.
+//
+// Data parallelism: train.batch_size is the global micro-batch; data-parallel
+// rank d reads rows [d*B/dp, (d+1)*B/dp) of it, so the global batch and the
+// order of samples do not depend on dp.
+TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& backend,
+                  const TrainRanks& ranks = {});
 
 // The run directory a config resolves to: train.run_dir, else runs/<name>.
 std::string resolve_run_dir(const RunConfig& cfg);

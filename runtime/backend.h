@@ -101,6 +101,22 @@ class Backend {
   virtual void cross_entropy_forward_backward(const Tensor& losses, const Tensor& dlogits, const Tensor& logits,
                                               const Tensor& targets, float grad_scale) = 0;
 
+  // Vocab-parallel cross-entropy (tensor parallelism; runtime/cpu/vocab_parallel_ce.h
+  // has the math). logits [N, V] are this rank's columns [vocab_start,
+  // vocab_start + V) of the full vocabulary; the first `valid` are real. The
+  // caller all-reduces row_max (MAX) after step 1 and stats (SUM) after step 2.
+  // 1. row_max[N] = max of the local real logits.
+  virtual void vocab_parallel_ce_max(const Tensor& row_max, const Tensor& logits, long valid) = 0;
+  // 2. stats [2, N]: row 0 = sum of exp(logit - row_max), row 1 = the target's
+  //    logit when the target is local, else 0.
+  virtual void vocab_parallel_ce_stats(const Tensor& stats, const Tensor& logits, const Tensor& row_max,
+                                       const Tensor& targets, long vocab_start, long valid) = 0;
+  // 3. losses[N] (optional) and dlogits[N, V] (optional, may alias logits), as
+  //    cross_entropy_forward_backward; padding columns get gradient 0.
+  virtual void vocab_parallel_ce_finish(const Tensor& losses, const Tensor& dlogits, const Tensor& logits,
+                                        const Tensor& row_max, const Tensor& stats, const Tensor& targets,
+                                        long vocab_start, long valid, float grad_scale) = 0;
+
   // ---- optimizer and reductions ----
   // AdamW (Loshchilov & Hutter; PyTorch's torch.optim.AdamW semantics):
   //   g = grad * grad_scale; p -= lr*wd*p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2

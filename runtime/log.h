@@ -12,6 +12,10 @@ namespace pouch {
 enum class LogLevel { Debug = 0, Info = 1, Warn = 2, Error = 3 };
 
 void set_log_prefix(std::string prefix);
+// Also append every line to `path` (created with its directory); with
+// `quiet_console`, only warnings and errors still reach stderr. Used for the
+// ranks other than 0, whose logs go to the run directory.
+void set_log_file(const std::string& path, bool quiet_console);
 void set_log_level(LogLevel level);
 LogLevel log_level();
 void log_line(LogLevel level, const std::string& message);

@@ -7,15 +7,17 @@ namespace {
 constexpr std::int64_t kAlignFloats = 16;
 }  // namespace
 
-Parameter* ParameterStore::add(std::string name, Shape shape) {
+Parameter* ParameterStore::add(std::string name, Shape full_shape, ShardSpec shard) {
   POUCH_CHECK(!allocated(), "parameter {} added after allocation", name);
   POUCH_CHECK(find(name) == nullptr, "parameter {} declared twice", name);
   Parameter p;
   p.name = std::move(name);
-  p.decay = shape.size() >= 2;
+  p.decay = full_shape.size() >= 2;
+  p.shape = shard_shape(shard, full_shape);
+  p.full_shape = std::move(full_shape);
+  p.shard = shard;
   p.offset = total_;
-  total_ += (shape_numel(shape) + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
-  p.shape = std::move(shape);
+  total_ += (shape_numel(p.shape) + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
   params_.push_back(std::move(p));
   return &params_.back();
 }
@@ -39,6 +41,12 @@ Parameter* ParameterStore::find(const std::string& name) {
 std::int64_t ParameterStore::numel() const {
   std::int64_t n = 0;
   for (const auto& p : params_) n += shape_numel(p.shape);
+  return n;
+}
+
+std::int64_t ParameterStore::full_numel() const {
+  std::int64_t n = 0;
+  for (const auto& p : params_) n += shape_numel(p.full_shape);
   return n;
 }
 

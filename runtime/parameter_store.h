@@ -10,12 +10,15 @@
 
 #include "runtime/backend.h"
 #include "runtime/tensor.h"
+#include "runtime/tensor_shard.h"
 
 namespace pouch {
 
 struct Parameter {
   std::string name;   // checkpoint dataset name, e.g. "blocks.0.attn.qkv.weight"
-  Shape shape;        // PyTorch layout: Linear weights are [out, in]
+  Shape full_shape;   // the logical tensor; PyTorch layout: Linear weights are [out, in]
+  ShardSpec shard;    // how tensor parallelism splits it (runtime/tensor_shard.h)
+  Shape shape;        // this rank's shard of it (= full_shape when replicated)
   Tensor value;       // view into ParameterStore::values()
   Tensor grad;        // view into ParameterStore::grads(), same offset
   std::int64_t offset = 0;  // elements from the start of the flat buffers
@@ -24,9 +27,10 @@ struct Parameter {
 
 class ParameterStore {
  public:
-  // Declares a parameter; its tensors are bound by allocate(). The returned
-  // pointer stays valid for the store's lifetime.
-  Parameter* add(std::string name, Shape shape);
+  // Declares a parameter of logical shape `full_shape`, of which this rank
+  // holds the shard `shard` describes; its tensors are bound by allocate().
+  // The returned pointer stays valid for the store's lifetime.
+  Parameter* add(std::string name, Shape full_shape, ShardSpec shard = ShardSpec::replicated());
   // Allocates the flat value and gradient buffers (zeroed) and binds every
   // parameter's views. Called once, after all add() calls.
   void allocate(Backend& backend);
@@ -43,7 +47,8 @@ class ParameterStore {
 
   const Tensor& values() const { return values_; }
   const Tensor& grads() const { return grads_; }
-  std::int64_t numel() const;   // sum of parameter sizes (without alignment padding)
+  std::int64_t numel() const;       // elements this rank holds (without alignment padding)
+  std::int64_t full_numel() const;  // elements of the logical model
   void zero_grad() { grads_.zero_(); }
 
  private:

@@ -82,6 +82,20 @@ class ProfilingBackend final : public Backend {
                                       const Tensor& targets, float grad_scale) override {
     timed("cross_entropy", [&] { inner_.cross_entropy_forward_backward(losses, dlogits, logits, targets, grad_scale); });
   }
+  void vocab_parallel_ce_max(const Tensor& row_max, const Tensor& logits, long valid) override {
+    timed("vocab_parallel_ce", [&] { inner_.vocab_parallel_ce_max(row_max, logits, valid); });
+  }
+  void vocab_parallel_ce_stats(const Tensor& stats, const Tensor& logits, const Tensor& row_max, const Tensor& targets,
+                               long vocab_start, long valid) override {
+    timed("vocab_parallel_ce", [&] { inner_.vocab_parallel_ce_stats(stats, logits, row_max, targets, vocab_start, valid); });
+  }
+  void vocab_parallel_ce_finish(const Tensor& losses, const Tensor& dlogits, const Tensor& logits,
+                                const Tensor& row_max, const Tensor& stats, const Tensor& targets, long vocab_start,
+                                long valid, float grad_scale) override {
+    timed("vocab_parallel_ce", [&] {
+      inner_.vocab_parallel_ce_finish(losses, dlogits, logits, row_max, stats, targets, vocab_start, valid, grad_scale);
+    });
+  }
   void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
                     const AdamWParams& hp) override {
     timed("adamw_update", [&] { inner_.adamw_update(param, grad, m, v, hp); });

@@ -75,11 +75,11 @@ std::int64_t Tensor::dim(int i) const {
   return shape_[static_cast<std::size_t>(i)];
 }
 
-void Tensor::zero_() {
+void Tensor::zero_() const {
   if (numel_ > 0) std::memset(data_, 0, nbytes());
 }
 
-void Tensor::fill_(float value) {
+void Tensor::fill_(float value) const {
   float* p = f32();
   for (std::int64_t i = 0; i < numel_; ++i) p[i] = value;
 }
@@ -90,7 +90,7 @@ Tensor Tensor::clone() const {
   return t;
 }
 
-void Tensor::copy_from(const Tensor& src) {
+void Tensor::copy_from(const Tensor& src) const {
   POUCH_CHECK(src.numel_ == numel_ && src.dtype_ == dtype_, "copy of {} {} into {} {}",
               shape_str(src.shape_), dtype_name(src.dtype_), shape_str(shape_), dtype_name(dtype_));
   if (numel_ > 0) std::memcpy(data_, src.data_, nbytes());

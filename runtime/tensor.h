@@ -54,11 +54,11 @@ class Tensor {
   float* f32() const { return data<float>(); }
   std::int32_t* i32() const { return data<std::int32_t>(); }
 
-  void zero_();
-  void fill_(float value);
+  void zero_() const;
+  void fill_(float value) const;
   // Deep copy into a new owning tensor.
   Tensor clone() const;
-  void copy_from(const Tensor& src);
+  void copy_from(const Tensor& src) const;
 
  private:
   std::shared_ptr<void> storage_;  // null for wrapped memory

@@ -11,6 +11,7 @@
 #include "runtime/cpu/linear.h"
 #include "runtime/cpu/reductions.h"
 #include "runtime/cpu/softmax.h"
+#include "runtime/cpu/vocab_parallel_ce.h"
 
 namespace pouch {
 namespace {
@@ -299,6 +300,53 @@ void CpuBackend::cross_entropy_forward_backward(const Tensor& losses, const Tens
   if (pl != nullptr) require_numel(losses, ml.rows, op, "losses", logits, "logits");
   if (pd != nullptr) require_rows(dlogits, ml, op, "dlogits", logits, "logits");
   cpu::cross_entropy_forward_backward(pl, pd, logits.f32(), targets.i32(), ml.rows, ml.cols, grad_scale);
+}
+
+void CpuBackend::vocab_parallel_ce_max(const Tensor& row_max, const Tensor& logits, long valid) {
+  constexpr const char* op = "vocab_parallel_ce_max";
+  require(logits, op, "logits");
+  require(row_max, op, "row_max");
+  const Mat ml = as_mat(logits, op, "logits");
+  POUCH_CHECK(valid >= 0 && valid <= ml.cols, "{}: valid {} outside [0, {}]", op, valid, ml.cols);
+  require_numel(row_max, ml.rows, op, "row_max", logits, "logits");
+  cpu::vocab_parallel_ce_max(row_max.f32(), logits.f32(), ml.rows, ml.cols, valid);
+}
+
+void CpuBackend::vocab_parallel_ce_stats(const Tensor& stats, const Tensor& logits, const Tensor& row_max,
+                                         const Tensor& targets, long vocab_start, long valid) {
+  constexpr const char* op = "vocab_parallel_ce_stats";
+  require(logits, op, "logits");
+  require(row_max, op, "row_max");
+  require(stats, op, "stats");
+  require(targets, op, "targets", DType::I32);
+  const Mat ml = as_mat(logits, op, "logits");
+  POUCH_CHECK(valid >= 0 && valid <= ml.cols, "{}: valid {} outside [0, {}]", op, valid, ml.cols);
+  require_numel(row_max, ml.rows, op, "row_max", logits, "logits");
+  require_numel(targets, ml.rows, op, "targets", logits, "logits");
+  require_numel(stats, 2 * ml.rows, op, "stats", logits, "logits");
+  cpu::vocab_parallel_ce_stats(stats.f32(), stats.f32() + ml.rows, logits.f32(), row_max.f32(), targets.i32(), ml.rows,
+                               ml.cols, valid, vocab_start);
+}
+
+void CpuBackend::vocab_parallel_ce_finish(const Tensor& losses, const Tensor& dlogits, const Tensor& logits,
+                                          const Tensor& row_max, const Tensor& stats, const Tensor& targets,
+                                          long vocab_start, long valid, float grad_scale) {
+  constexpr const char* op = "vocab_parallel_ce_finish";
+  require(logits, op, "logits");
+  require(row_max, op, "row_max");
+  require(stats, op, "stats");
+  require(targets, op, "targets", DType::I32);
+  const Mat ml = as_mat(logits, op, "logits");
+  POUCH_CHECK(valid >= 0 && valid <= ml.cols, "{}: valid {} outside [0, {}]", op, valid, ml.cols);
+  require_numel(row_max, ml.rows, op, "row_max", logits, "logits");
+  require_numel(targets, ml.rows, op, "targets", logits, "logits");
+  require_numel(stats, 2 * ml.rows, op, "stats", logits, "logits");
+  float* pl = opt_f32(losses, op, "losses");
+  float* pd = opt_f32(dlogits, op, "dlogits");
+  if (pl != nullptr) require_numel(losses, ml.rows, op, "losses", logits, "logits");
+  if (pd != nullptr) require_rows(dlogits, ml, op, "dlogits", logits, "logits");
+  cpu::vocab_parallel_ce_finish(pl, pd, logits.f32(), row_max.f32(), stats.f32(), stats.f32() + ml.rows,
+                                targets.i32(), ml.rows, ml.cols, valid, vocab_start, grad_scale);
 }
 
 void CpuBackend::adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,

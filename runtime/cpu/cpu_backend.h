@@ -44,6 +44,13 @@ class CpuBackend final : public Backend {
   void cross_entropy_forward_backward(const Tensor& losses, const Tensor& dlogits, const Tensor& logits,
                                       const Tensor& targets, float grad_scale) override;
 
+  void vocab_parallel_ce_max(const Tensor& row_max, const Tensor& logits, long valid) override;
+  void vocab_parallel_ce_stats(const Tensor& stats, const Tensor& logits, const Tensor& row_max, const Tensor& targets,
+                               long vocab_start, long valid) override;
+  void vocab_parallel_ce_finish(const Tensor& losses, const Tensor& dlogits, const Tensor& logits,
+                                const Tensor& row_max, const Tensor& stats, const Tensor& targets, long vocab_start,
+                                long valid, float grad_scale) override;
+
   void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
                     const AdamWParams& hp) override;
   double sum_squares(const Tensor& x) override;

@@ -272,7 +272,7 @@ TEST(ConfigParser, ToIniRoundTrips) {
 
 TEST(ConfigParser, KeyTableCoversEveryKey) {
   const auto& keys = config_keys();
-  EXPECT_EQ(keys.size(), 35u);
+  EXPECT_EQ(keys.size(), 40u);
   std::string text = describe_config_keys();
   for (const auto& key : keys) {
     EXPECT_FALSE(key.help.empty()) << key.name;
@@ -285,6 +285,23 @@ TEST(ConfigParser, KeyTableCoversEveryKey) {
       EXPECT_TRUE(contains(text, fmt::format("r1-tiny {}", key.builtin_value))) << key.name;
     }
   }
+}
+
+TEST(ConfigParser, ParallelLayoutChecksNameTheKeys) {
+  const ConfigText heads{"p.ini", "[model]\nheads = 6\nd_model = 48\n[parallel]\ntp = 4\n"};
+  try {
+    parse_run_config({heads}, {});
+    FAIL() << "heads 6 over tp 4 was accepted";
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "model.heads")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "parallel.tp")) << e.what();
+  }
+  EXPECT_THROW(parse_run_config({}, {"--parallel.tp=0"}), Error);
+  EXPECT_THROW(parse_run_config({}, {"--parallel.dp=-1"}), Error);
+  EXPECT_THROW(parse_run_config({}, {"--parallel.timeout_s=0"}), Error);
+  const RunConfig ok = parse_run_config({}, {"--parallel.tp=2", "--parallel.overlap=false"});
+  EXPECT_EQ(ok.parallel.tp, 2);
+  EXPECT_FALSE(ok.parallel.overlap);
 }
 
 TEST(ConfigParser, IsConfigOverride) {
