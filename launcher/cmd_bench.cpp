@@ -6,6 +6,8 @@
 #include <memory>
 
 #include "bench/collective_bench.h"
+#include "bench/dp_bench.h"
+#include "parallel/parallel_context.h"
 #include "bench/train_step_bench.h"
 #include "launcher/command_line.h"
 #include "launcher/commands.h"
@@ -24,6 +26,7 @@ namespace {
 constexpr const char* kBenchUsage = R"(usage: pouch bench train [options]
        pouch bench sgemm [--threads N]
        mpirun -np 2 pouch bench allreduce [--steps N]
+       mpirun -np 2 pouch bench dp [--threads 1] [model and batch options]
 
 train: times a training step (forward, backward, AdamW) of pouch's GPT and
 of the PyTorch eager peer (bench/torch_gpt_peer.py, same model, batch and
@@ -33,10 +36,15 @@ then prints tokens/s, the ratio pouch/peer, and the model FLOP/s
 the sgemm peak measured in the same run. --profile adds pouch's time per
 backend op.
 sgemm: the machine's sgemm peak (the yardstick of MFU).
-allreduce: all-reduce bus bandwidth of pouch's MPI communicator (blocking,
-and async with 4 handles) against raw MPI_Allreduce on the same buffers at
-1, 16 and 64 MiB, with the ratio; --steps sets the timed iterations per size
-(default: by size).
+allreduce: all-reduce bus bandwidth of pouch's MPI communicator (blocking;
+async with all handles in flight; blocking with peer wait "sleep") against
+raw MPI_Allreduce on the same buffer at 1, 16 and 64 MiB, with the ratios;
+--steps sets the all-reduces per timed round (default: by size).
+dp: data-parallel weak scaling and overlap, one run under mpirun: tokens/s of
+rank 0 alone (dp=1) and of all ranks (overlap on, then off), the exposed
+all-reduce wait, the all-reduce alone, the weak-scaling efficiency and the
+share of the all-reduce hidden behind backward. --batch is per rank
+(default 4), --threads should be 1 (one core per rank).
 
 Options)";
 
@@ -58,7 +66,8 @@ int run_bench_command(const std::vector<std::string>& args) {
       "profile", "also print pouch's time per backend op")(
       "no-peer", "skip the PyTorch peer")(
       "python", po::value<std::string>()->default_value("/usr/bin/python3"), "Python with torch for the peer")(
-      "peer-script", po::value<std::string>()->default_value(default_peer_script()), "the peer script");
+      "peer-script", po::value<std::string>()->default_value(default_peer_script()), "the peer script")(
+      "bucket-mb", po::value<double>()->default_value(4.0), "dp: gradient bucket size in MiB");
   po::positional_options_description pos;
   pos.add("what", 1);
   const po::variables_map vm = parse_options(args, opts, &pos);
@@ -82,7 +91,25 @@ int run_bench_command(const std::vector<std::string>& args) {
     run_allreduce_bench(cfg);
     return 0;
   }
-  if (what != "train") fail("unknown benchmark '{}': use train, sgemm or allreduce", what);
+  if (what == "dp") {
+    // Weak scaling and overlap of data parallelism: under mpirun, one thread per rank.
+    ParallelOptions popts;
+    popts.tp = 1;
+    const auto ctx = ParallelContext::create(popts);
+    if (ctx->world_size() < 2) fail("pouch bench dp needs 2 or more ranks: mpirun -np 2 pouch bench dp");
+    DpBenchConfig cfg;
+    cfg.model.layers = vm["layers"].as<std::int64_t>();
+    cfg.model.d_model = vm["d-model"].as<std::int64_t>();
+    cfg.model.heads = vm["heads"].as<std::int64_t>();
+    cfg.model.seq_len = vm["seq"].as<std::int64_t>();
+    cfg.model.vocab_size = vm["vocab"].as<std::int64_t>();
+    cfg.batch_per_rank = vm["batch"].defaulted() ? 4 : vm["batch"].as<std::int64_t>();
+    cfg.steps = vm["steps"].defaulted() ? 6 : vm["steps"].as<std::int64_t>();
+    cfg.bucket_mb = vm["bucket-mb"].as<double>();
+    run_dp_bench(*ctx, cfg);
+    return 0;
+  }
+  if (what != "train") fail("unknown benchmark '{}': use train, sgemm, allreduce or dp", what);
 
   TrainBenchConfig cfg;
   cfg.model.layers = vm["layers"].as<std::int64_t>();

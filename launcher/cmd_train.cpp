@@ -8,6 +8,8 @@
 #include "launcher/commands.h"
 #include "launcher/config_parser.h"
 #include "parallel/parallel_context.h"
+#include "parallel/uniform_error.h"
+#include "parallel/watchdog.h"
 #include "phases/trainer.h"
 #include "runtime/log.h"
 
@@ -50,7 +52,17 @@ int run_train_command(const std::vector<std::string>& args) {
     return 0;
   }
   const auto files = vm.count("config") ? vm["config"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  const RunConfig cfg = load_run_config(files, split.overrides);
+  // Every rank reads the same files and arguments, so a config error is the
+  // same everywhere: each rank reports it and exits, none has to be killed.
+  const RunConfig cfg = [&] {
+    try {
+      return load_run_config(files, split.overrides);
+    } catch (const UniformError&) {
+      throw;
+    } catch (const Error& e) {
+      throw UniformError(e.what());
+    }
+  }();
   const std::string ini = run_config_to_ini(cfg);
   if (vm.count("print-config")) {
     std::cout << ini;
@@ -75,7 +87,17 @@ int run_train_command(const std::vector<std::string>& args) {
            ctx->rank(), ctx->world_size(), ctx->tp_rank(), ctx->tp_size(), ctx->dp_rank(), ctx->dp_size(),
            ctx->local_rank());
   auto backend = make_backend(Device::CPU);
-  const TrainReport report = train(cfg, ini, *backend, ranks);
+  TrainReport report;
+  try {
+    report = train(cfg, ini, *backend, ranks);
+  } catch (const UniformError&) {
+    throw;
+  } catch (const std::exception& e) {
+    // Take the job down here, while the communicators are alive: unwinding
+    // past them would first drain collectives no peer will ever match.
+    if (ctx->world_size() > 1) abort_job(std::string("pouch train: error: ") + e.what(), 1);
+    throw;
+  }
   if (!ctx->is_root()) return 0;
 
   std::printf("\ntrained %lld steps in %.1f s: final loss %.4f, %.0f tokens/s, MFU %.1f%%\n",

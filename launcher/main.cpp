@@ -11,6 +11,7 @@
 #include "launcher/commands.h"
 #include "parallel/launcher_env.h"
 #include "parallel/mpi_runtime.h"
+#include "parallel/uniform_error.h"
 #include "parallel/watchdog.h"
 #include "runtime/error.h"
 
@@ -70,6 +71,12 @@ int main(int argc, char** argv) {
     try {
       mpi = pouch::MpiRuntime::start_if_launched(pouch::detect_launch_env(pouch::process_environment()));
       return cmd.run(args);
+    } catch (const pouch::UniformError& e) {
+      // Raised alike by every rank before any communication (a bad config or
+      // layout): each prints it and exits 1; nobody needs to be killed.
+      const std::string where = mpi ? " (rank " + std::to_string(mpi->world_rank()) + ")" : "";
+      std::fprintf(stderr, "pouch %s%s: error: %s\n", argv[1], where.c_str(), e.what());
+      return 1;
     } catch (const pouch::Error& e) {
       error = std::string("error: ") + e.what();
     } catch (const boost::program_options::error& e) {

@@ -31,7 +31,7 @@ namespace pouch {
 class GradientBucketReducer {
  public:
   struct Options {
-    std::int64_t bucket_bytes = 25ll << 20;
+    std::int64_t bucket_bytes = 50ll << 20;  // parallel.bucket_mb
     bool overlap = true;
   };
 

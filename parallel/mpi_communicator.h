@@ -12,7 +12,8 @@
 //    Avg is MPI_SUM, then a division on this thread. In PeerWait::Sleep mode
 //    (comm_options.h) an MPI_Ibarrier handshake, polled with sleeps, comes
 //    first, so waiting for a late peer does not burn a core.
-//  - the watchdog thread observes the deadline. Every ~100 ms it checks the
+//  - the watchdog thread observes the deadline. Every tick (100 ms, or a
+//    tenth of a deadline under 1 s) it checks the
 //    running collective; once it has run longer than options.timeout_s it
 //    asks every peer of the group where it stands, builds a TimeoutReport
 //    (which ranks had not started the collective, the flight record) and

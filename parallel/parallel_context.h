@@ -42,9 +42,10 @@ class ParallelContext {
   // every rank must call it. Splits the world into tp groups (consecutive
   // ranks) and dp groups (strided) with MPI_Comm_split; a group of one rank
   // gets a SelfCommunicator. Without MPI: a world of one, every communicator
-  // a SelfCommunicator. Throws pouch::Error, the same on every rank, when
-  // tp x dp does not fit the world; call validate_layout with the model's
-  // heads and d_model before, to refuse those too.
+  // a SelfCommunicator. Throws UniformError (the same on every rank, before
+  // any communication) when tp x dp does not fit the world; call
+  // validate_layout with the model's heads and d_model before, to refuse
+  // those too.
   static std::unique_ptr<ParallelContext> create(const ParallelOptions& options);
 
   // In-process ranks for tests: tp x dp (dp must be set) contexts over

@@ -1,10 +1,10 @@
 #include "parallel/process_groups.h"
 
-#include <string>
-
 #include <fmt/format.h>
 
-#include "runtime/error.h"
+#include <string>
+
+#include "parallel/uniform_error.h"
 
 namespace pouch {
 
@@ -24,21 +24,24 @@ std::string world_hint(int world_size) {
 
 void check_world(int world_size, int tp, int dp) {
   if (static_cast<std::int64_t>(tp) * dp != world_size)
-    fail("parallel.tp = {} x parallel.dp = {} = {} ranks, but the world size is {}: make tp x dp equal the number of "
-         "ranks, or leave parallel.dp out to derive it",
-         tp, dp, static_cast<std::int64_t>(tp) * dp, world_hint(world_size));
+    fail_uniform(
+        "parallel.tp = {} x parallel.dp = {} = {} ranks, but the world size is {}: make tp x dp equal the number of "
+        "ranks, or leave parallel.dp out to derive it",
+        tp, dp, static_cast<std::int64_t>(tp) * dp, world_hint(world_size));
 }
 
 }  // namespace
 
 int resolve_dp(int world_size, int tp, int dp) {
-  if (tp < 1) fail("parallel.tp = {} must be at least 1", tp);
-  if (dp < 0) fail("parallel.dp = {} must be at least 1 (or 0 / left out: derived as world size / parallel.tp)", dp);
+  if (tp < 1) fail_uniform("parallel.tp = {} must be at least 1", tp);
+  if (dp < 0)
+    fail_uniform("parallel.dp = {} must be at least 1 (or 0 / left out: derived as world size / parallel.tp)", dp);
   if (dp > 0) return dp;
   if (world_size % tp != 0)
-    fail("parallel.tp = {} does not divide the world size {}: choose parallel.tp among {}, or start a multiple of {} "
-         "ranks",
-         tp, world_hint(world_size), divisors(world_size), tp);
+    fail_uniform(
+        "parallel.tp = {} does not divide the world size {}: choose parallel.tp among {}, or start a multiple of {} "
+        "ranks",
+        tp, world_hint(world_size), divisors(world_size), tp);
   return world_size / tp;
 }
 
@@ -46,13 +49,15 @@ void validate_layout(int world_size, int tp, int dp, std::int64_t heads, std::in
   const int resolved = resolve_dp(world_size, tp, dp);
   check_world(world_size, tp, resolved);
   if (heads % tp != 0)
-    fail("model.heads = {} is not divisible by parallel.tp = {}: each tensor-parallel rank holds whole attention "
-         "heads; choose parallel.tp among the divisors of {}: {}",
-         heads, tp, heads, divisors(heads));
+    fail_uniform(
+        "model.heads = {} is not divisible by parallel.tp = {}: each tensor-parallel rank holds whole attention "
+        "heads; choose parallel.tp among the divisors of {}: {}",
+        heads, tp, heads, divisors(heads));
   if ((4 * d_model) % tp != 0)
-    fail("4 x model.d_model = {} (the MLP width) is not divisible by parallel.tp = {}: choose parallel.tp among the "
-         "divisors of {}",
-         4 * d_model, tp, 4 * d_model);
+    fail_uniform(
+        "4 x model.d_model = {} (the MLP width) is not divisible by parallel.tp = {}: choose parallel.tp among the "
+        "divisors of {}",
+        4 * d_model, tp, 4 * d_model);
 }
 
 GroupLayout compute_layout(int world_size, int tp, int dp, int rank) {

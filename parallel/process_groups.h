@@ -22,14 +22,15 @@ struct GroupLayout {
 };
 
 // dp as configured, or world_size / tp when dp is 0 ("derive it").
-// Throws like validate_layout when tp does not divide the world.
+// Throws like validate_layout (UniformError) when tp does not divide the world.
 int resolve_dp(int world_size, int tp, int dp);
 
 // Refuses, with one message that is the same on every rank (it names no
 // rank), a layout that cannot work: tp < 1, dp < 0, tp x dp != world size,
 // heads % tp != 0 (each tp rank holds whole heads), (4 * d_model) % tp != 0
 // (the MLP's hidden width is split by tp). Throws pouch::Error naming the
-// keys (parallel.tp, parallel.dp, model.heads, model.d_model) and the fix.
+// keys (parallel.tp, parallel.dp, model.heads, model.d_model) and the fix, as
+// a UniformError (uniform_error.h): every rank refuses alike, none need abort.
 void validate_layout(int world_size, int tp, int dp, std::int64_t heads, std::int64_t d_model);
 
 // The groups of `rank` (0 <= rank < world_size). Checks tp x dp only (not

@@ -13,6 +13,7 @@
 #include "data/char_tokenizer.h"
 #include "model/gpt.h"
 #include "parallel/gradient_bucket_reducer.h"
+#include "parallel/uniform_error.h"
 #include "phases/fault_injection.h"
 #include "phases/metrics_log.h"
 #include "phases/model_file.h"
@@ -151,7 +152,7 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
   const std::int64_t B = cfg.train.batch_size, T = cfg.model.seq_len, A = cfg.train.grad_accum;
   const int dp = ranks.dp_size();
   if (B % dp != 0)
-    fail("train.batch_size = {} is not divisible by the data-parallel degree {}: each of the {} data-parallel ranks "
+    fail_uniform("train.batch_size = {} is not divisible by the data-parallel degree {}: each of the {} data-parallel ranks "
          "takes an equal share of the global batch; choose a multiple of {}",
          B, dp, dp, dp);
   const std::int64_t B_local = B / dp;

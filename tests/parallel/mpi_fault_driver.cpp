@@ -4,9 +4,11 @@
 //   sleep   deadline 2 s; rank 1 sleeps 20 s before its 4th all-reduce
 //   throw   deadline 60 s; rank 1 throws a pouch::Error at step 3
 //   kill    deadline 5 s; rank 1 SIGKILLs itself at step 3
-//   layout  parallel.tp = 3 on the world: refused on every rank
-// main() is shaped like the launcher's: MpiRuntime outermost, the context
-// inside, abort_job in the catch blocks.
+//   layout  parallel.tp = 3 on the world: refused on every rank, each prints
+//           and exits 1 (UniformError), no abort
+// main() is shaped like the launcher's should be: MpiRuntime outermost, the
+// context inside, UniformError -> print and return 1, other errors ->
+// abort_job.
 #include <unistd.h>
 
 #include <chrono>
@@ -17,6 +19,7 @@
 
 #include "parallel/mpi_runtime.h"
 #include "parallel/parallel_context.h"
+#include "parallel/uniform_error.h"
 #include "parallel/watchdog.h"
 #include "runtime/error.h"
 
@@ -50,6 +53,10 @@ int main(int argc, char** argv) {
   pouch::MpiRuntime mpi(&argc, &argv);
   try {
     return run(argv[1]);
+  } catch (const pouch::UniformError& e) {
+    // Every rank refuses alike: each prints, all exit non-zero, no abort.
+    std::fprintf(stderr, "rank %d: error: %s\n", mpi.world_rank(), e.what());
+    return 1;
   } catch (const pouch::Error& e) {
     std::fprintf(stderr, "rank %d: error: %s\n", mpi.world_rank(), e.what());
     pouch::abort_job(e.what(), 1);

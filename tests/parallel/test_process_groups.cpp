@@ -5,7 +5,7 @@
 #include <set>
 
 #include "parallel/process_groups.h"
-#include "runtime/error.h"
+#include "parallel/uniform_error.h"
 
 namespace pouch {
 namespace {
@@ -74,6 +74,12 @@ TEST(ProcessGroups, BadLayoutsAreRefusedWithTheKeyAndTheFix) {
   EXPECT_NE(error_of([] { validate_layout(2, 0, 0, 4, 64); }).find("parallel.tp = 0"), std::string::npos);
   EXPECT_NE(error_of([] { validate_layout(2, 1, -1, 4, 64); }).find("parallel.dp = -1"), std::string::npos);
   EXPECT_EQ(error_of([] { validate_layout(4, 2, 0, 6, 30); }), "");
+}
+
+TEST(ProcessGroups, RefusalsAreUniformErrors) {
+  EXPECT_THROW(validate_layout(4, 3, 1, 12, 64), UniformError);
+  EXPECT_THROW(validate_layout(4, 4, 1, 6, 64), UniformError);
+  EXPECT_THROW(compute_layout(4, 3, 0, 1), UniformError);
 }
 
 TEST(ProcessGroups, TheMessageIsTheSameOnEveryRank) {
