@@ -13,9 +13,11 @@
 //   serial     the same with the reduction after backward (overlap = false).
 // A step's time is the slowest rank's (max over ranks), medians are reported.
 // Weak-scaling efficiency = tokens/s of `overlap` / (ranks x tokens/s of
-// `single`). Share of the reduction hidden behind backward = 1 - (overlap -
-// local) / (serial - local): the step time the reduction adds with overlap,
-// over what it adds without.
+// `single`). Share of the reduction hidden behind backward = 1 - (the wait
+// the optimizer step still sees with overlap) / (the wait without): how much
+// of the reduction backward covers. Whether that shortens the step depends on
+// spare cores: the communication thread's copies (shared memory on one node)
+// compete with compute when every core computes.
 #include <cstdint>
 
 #include "model/gpt_config.h"
@@ -37,10 +39,7 @@ struct DpBenchResult {
   std::size_t buckets = 0;
   double single_tokens_per_s = 0, overlap_tokens_per_s = 0, serial_tokens_per_s = 0;
   double efficiency() const { return overlap_tokens_per_s / (ranks * single_tokens_per_s); }
-  double hidden_share() const {
-    const double added = serial_step_s - local_step_s;
-    return added > 0 ? 1.0 - (overlap_step_s - local_step_s) / added : 0.0;
-  }
+  double hidden_share() const { return serial_wait_s > 0 ? 1.0 - overlap_wait_s / serial_wait_s : 0.0; }
 };
 
 // Collective over the context's world (every rank calls it); tp must be 1.

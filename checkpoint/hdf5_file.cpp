@@ -159,12 +159,21 @@ h5::Handle file_access_plist() {
 Hdf5File Hdf5File::create(const std::string& path) {
   h5::silence_errors();
   h5::Handle fapl = file_access_plist();
-  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+  return create_with_access(path, fapl.get());
+}
+
+Hdf5File Hdf5File::create_with_access(const std::string& path, std::int64_t fapl) {
+  h5::silence_errors();
+  POUCH_CHECK(H5Pset_fclose_degree(fapl, H5F_CLOSE_SEMI) >= 0);
+  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   if (id < 0) fail("cannot create HDF5 file '{}'{}: check that its directory exists and is writable", path, cause());
   return Hdf5File(path, id, true);
 }
 
-Hdf5File Hdf5File::open(const std::string& path) {
+Hdf5File Hdf5File::open(const std::string& path) { return open_mode(path, false); }
+Hdf5File Hdf5File::open_for_update(const std::string& path) { return open_mode(path, true); }
+
+Hdf5File Hdf5File::open_mode(const std::string& path, bool writable) {
   h5::silence_errors();
   std::error_code ec;
   auto status = std::filesystem::status(path, ec);
@@ -174,13 +183,13 @@ Hdf5File Hdf5File::open(const std::string& path) {
   if (is_hdf5 == 0) fail("'{}' is not an HDF5 file (no HDF5 signature): give a file written by pouch or h5py", path);
   if (is_hdf5 < 0) fail("cannot read '{}'{}: check that it is readable", path, cause());
   h5::Handle fapl = file_access_plist();
-  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
+  hid_t id = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl.get());
   if (id < 0)
     fail(
         "cannot open HDF5 file '{}'{}: the file is damaged, probably cut short by an interrupted write; "
         "use an earlier copy or write it again",
         path, cause());
-  return Hdf5File(path, id, false);
+  return Hdf5File(path, id, writable);
 }
 
 void Hdf5File::close() {

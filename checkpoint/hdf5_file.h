@@ -29,6 +29,12 @@ class Hdf5File {
   // An existing file, read-only. Errors say whether the file is missing, not
   // HDF5 at all, or damaged (e.g. a writer was killed mid-write).
   static Hdf5File open(const std::string& path);
+  // An existing file opened read-write (the checksum pass of a checkpoint
+  // adds attributes to a file written collectively).
+  static Hdf5File open_for_update(const std::string& path);
+  // A new file created with a file-access property list (an hid_t, e.g. one
+  // set up for MPI-IO); for code in checkpoint/ that includes hdf5_handle.h.
+  static Hdf5File create_with_access(const std::string& path, std::int64_t fapl);
 
   Hdf5File(Hdf5File&& other) noexcept;
   Hdf5File& operator=(Hdf5File&& other) noexcept;
@@ -37,6 +43,8 @@ class Hdf5File {
   ~Hdf5File();  // closes quietly; call close() to see errors
 
   const std::string& path() const { return path_; }
+  // The file's hid_t, for code in checkpoint/ that includes hdf5_handle.h.
+  std::int64_t id() const { return id_; }
 
   // Groups remember the order their members were created in, so children()
   // returns datasets in the order they were written.
@@ -77,6 +85,7 @@ class Hdf5File {
 
  private:
   Hdf5File(std::string path, std::int64_t id, bool writable);
+  static Hdf5File open_mode(const std::string& path, bool writable);
   void require_writable(const char* what) const;
 
   std::string path_;

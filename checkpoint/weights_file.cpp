@@ -96,12 +96,18 @@ void write_model_group(Hdf5File& file, const GPTConfig& config, const NamedTenso
     POUCH_CHECK(!is_reserved_attr(key), "string attribute '{}' collides with a reserved /model attribute", key);
 
   file.create_group(kModelGroup);
+  write_model_attrs(file, config, string_attrs);
+  for (const auto& [name, tensor] : params) file.write_dataset(dataset_path(name), tensor);
+}
+
+void write_model_attrs(Hdf5File& file, const GPTConfig& config, const std::map<std::string, std::string>& string_attrs) {
+  for (const auto& [key, value] : string_attrs)
+    POUCH_CHECK(!is_reserved_attr(key), "string attribute '{}' collides with a reserved /model attribute", key);
   file.set_attr_str(kModelGroup, "format", kWeightsFormat);
   file.set_attr_i64(kModelGroup, "format_version", kWeightsFormatVersion);
   for (const auto& key : kIntKeys) file.set_attr_i64(kModelGroup, key.name, config.*key.field);
   file.set_attr_f32(kModelGroup, "ln_eps", config.ln_eps);
   for (const auto& [key, value] : string_attrs) file.set_attr_str(kModelGroup, key, value);
-  for (const auto& [name, tensor] : params) file.write_dataset(dataset_path(name), tensor);
 }
 
 void save_weights(const std::string& path, const GPTConfig& config, const NamedTensors& params,

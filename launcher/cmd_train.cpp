@@ -11,7 +11,9 @@
 #include "parallel/uniform_error.h"
 #include "parallel/watchdog.h"
 #include "phases/trainer.h"
+#include "launcher/stop_signals.h"
 #include "runtime/log.h"
+#include "runtime/stop_request.h"
 
 namespace pouch {
 
@@ -30,6 +32,13 @@ win). Without --config the built-in r1-tiny config is the base. Any key can
 be overridden as --section.key=value, e.g. --train.steps=100
 --model.layers=2 --data.path='data/train_*.bin'.
 
+Checkpoints (full training state: weights, AdamW moments, position) go to
+checkpoint.dir (default <run_dir>/checkpoints/step-N/) every
+checkpoint.every_steps, at the end, and when SIGUSR1 or SIGTERM arrives
+(what Slurm sends before a time limit or on preemption): the run then
+finishes its step, writes a checkpoint and exits with status 75; continue it
+with --resume=auto, bit for bit as if it had never stopped.
+
 The run directory (train.run_dir, default runs/<train.name>) receives
 config.ini (the resolved config), metrics.jsonl (one JSON object per step:
 step, loss, lr, grad_norm, tokens_per_s, mfu, elapsed_s and eval fields) and,
@@ -43,7 +52,10 @@ int run_train_command(const std::vector<std::string>& args) {
   po::options_description opts(kTrainUsage);
   opts.add_options()("help,h", "print this help and every config key")(
       "config,c", po::value<std::vector<std::string>>()->composing(), "INI config file (repeatable)")(
-      "print-config", "print the resolved config as INI and exit");
+      "print-config", "print the resolved config as INI and exit")(
+      "resume", po::value<std::string>(),
+      "continue from a checkpoint: 'auto' = the newest complete one in the run's checkpoint directory (fresh if "
+      "none), or a step-N directory / its state.h5");
   const SplitArgs split = split_config_overrides(args);
   const po::variables_map vm = parse_options(split.own, opts);
   if (vm.count("help")) {
@@ -68,6 +80,9 @@ int run_train_command(const std::vector<std::string>& args) {
     std::cout << ini;
     return 0;
   }
+  install_stop_signal_handlers();
+  TrainStart start;
+  if (vm.count("resume")) start.resume = vm["resume"].as<std::string>();
   ParallelOptions popts;
   popts.tp = static_cast<int>(cfg.parallel.tp);
   popts.dp = static_cast<int>(cfg.parallel.dp);
@@ -76,6 +91,7 @@ int run_train_command(const std::vector<std::string>& args) {
   TrainRanks ranks;
   ranks.world_rank = ctx->rank();
   ranks.world_size = ctx->world_size();
+  ranks.world = &ctx->world();
   ranks.tp = &ctx->tp();
   ranks.dp = &ctx->dp();
   if (!ctx->is_root()) {
@@ -89,7 +105,7 @@ int run_train_command(const std::vector<std::string>& args) {
   auto backend = make_backend(Device::CPU);
   TrainReport report;
   try {
-    report = train(cfg, ini, *backend, ranks);
+    report = train(cfg, ini, *backend, ranks, start);
   } catch (const UniformError&) {
     throw;
   } catch (const std::exception& e) {
@@ -97,6 +113,19 @@ int run_train_command(const std::vector<std::string>& args) {
     // past them would first drain collectives no peer will ever match.
     if (ctx->world_size() > 1) abort_job(std::string("pouch train: error: ") + e.what(), 1);
     throw;
+  }
+  if (report.already_finished) {
+    if (ctx->is_root())
+      std::printf("the run already finished: %s holds step %lld of %lld; nothing to do\n", report.resumed_from.c_str(),
+                  static_cast<long long>(report.steps), static_cast<long long>(cfg.train.steps));
+    return 0;
+  }
+  if (report.stopped_by_signal != 0) {
+    if (ctx->is_root())
+      std::printf("stopped by signal %d after step %lld: checkpoint %s; continue with --resume=auto (exit status %d)\n",
+                  report.stopped_by_signal, static_cast<long long>(report.steps), report.last_checkpoint.c_str(),
+                  kExitStoppedForResume);
+    return kExitStoppedForResume;
   }
   if (!ctx->is_root()) return 0;
 

@@ -102,13 +102,23 @@ const std::vector<KeySpec>& key_specs() {
        "gradient bucket size (MiB) of the data-parallel all-reduce"},
       {"parallel.overlap", POUCH_FIELD(parallel.overlap),
        "all-reduce each gradient bucket during backward as soon as it is complete (false: after backward)"},
+
+      {"checkpoint.dir", POUCH_FIELD(checkpoint.dir), "checkpoint directory; empty = <run_dir>/checkpoints"},
+      {"checkpoint.every_steps", POUCH_FIELD(checkpoint.every_steps),
+       "steps between checkpoints; 0 = only at the end of the run and on SIGUSR1/SIGTERM"},
+      {"checkpoint.keep_last", POUCH_FIELD(checkpoint.keep_last),
+       "newest checkpoints to keep (milestones aside); 0 = keep all"},
+      {"checkpoint.keep_every", POUCH_FIELD(checkpoint.keep_every),
+       "milestones: checkpoints at multiples of this step are never deleted; 0 = none"},
+      {"checkpoint.signal_timeout_s", POUCH_FIELD(checkpoint.signal_timeout_s),
+       "deadline (s) of the checkpoint SIGUSR1/SIGTERM asks for; past it the job exits with the previous one intact"},
   };
   return specs;
 }
 
 #undef POUCH_FIELD
 
-constexpr std::string_view kSections[] = {"model", "train", "data", "optim", "log", "parallel"};
+constexpr std::string_view kSections[] = {"model", "train", "data", "optim", "log", "parallel", "checkpoint"};
 
 const KeySpec* find_key(std::string_view name) {
   for (const auto& spec : key_specs())
@@ -244,7 +254,7 @@ std::string suggest_key(std::string_view name, std::string_view prefix) {
     std::string_view best = kSections[0];
     for (auto s : kSections)
       if (edit_distance(section, s) < edit_distance(section, best)) best = s;
-    return fmt::format("unknown section [{}]; the sections are [model] [train] [data] [optim] [log] [parallel]{}", section,
+    return fmt::format("unknown section [{}]; the sections are [model] [train] [data] [optim] [log] [parallel] [checkpoint]{}", section,
                        edit_distance(section, best) <= 2 ? fmt::format(" (did you mean [{}]?)", best) : "");
   }
 
@@ -322,7 +332,7 @@ std::map<std::string, std::vector<int>> scan_lines(const ConfigText& source) {
     if (line.empty()) continue;
     if (line.front() == '[') {
       if (line.back() != ']' || line.size() < 3)
-        fail("{}:{}: '{}' is not a section header: write it as [model], [train], [data], [optim], [log] or [parallel]",
+        fail("{}:{}: '{}' is not a section header: write it as [model], [train], [data], [optim], [log], [parallel] or [checkpoint]",
              source.origin, number, line);
       section = line.substr(1, line.size() - 2);  // untrimmed, as Boost does
       continue;
@@ -478,6 +488,10 @@ void validate(const RunConfig& c, const Origins& origins) {
   require(c.parallel.dp >= 0, "parallel.dp", "must be 0 (derived from the number of ranks) or positive");
   require(c.parallel.timeout_s > 0, "parallel.timeout_s", "must be positive");
   require(c.parallel.bucket_mb > 0, "parallel.bucket_mb", "must be positive");
+  require(c.checkpoint.every_steps >= 0, "checkpoint.every_steps", "must be 0 (end and signals only) or positive");
+  require(c.checkpoint.keep_last >= 0, "checkpoint.keep_last", "must be 0 (keep all) or positive");
+  require(c.checkpoint.keep_every >= 0, "checkpoint.keep_every", "must be 0 (no milestones) or positive");
+  require(c.checkpoint.signal_timeout_s > 0, "checkpoint.signal_timeout_s", "must be positive");
   if (c.model.heads % c.parallel.tp != 0)
     fail("model.heads = {} ({}) is not divisible by parallel.tp = {} ({}): each tensor-parallel rank holds whole "
          "heads; choose tp dividing heads",

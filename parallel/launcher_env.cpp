@@ -31,11 +31,6 @@ int int_var(const EnvMap& env, const char* key, int fallback) {
   return value;
 }
 
-bool has_prefix(const EnvMap& env, const std::string& prefix) {
-  auto it = env.lower_bound(prefix);
-  return it != env.end() && it->first.compare(0, prefix.size(), prefix) == 0;
-}
-
 // The step id of an sbatch script itself (SLURM_BATCH_SCRIPT in slurm.h);
 // only srun-started tasks are ranks.
 constexpr const char* kSlurmBatchStep = "4294967294";
@@ -80,7 +75,9 @@ LaunchEnv detect_launch_env(const EnvMap& env) {
     return out;
   }
   const std::string* step = find(env, "SLURM_STEP_ID");
-  if (find(env, "SLURM_PROCID") && step && *step != kSlurmBatchStep && !has_prefix(env, "OMPI_")) {
+  // After MPI_Init Open MPI adds OMPI_MCA_* variables of its own to a srun
+  // task's environment, so only OMPI_COMM_WORLD_* (above) means mpirun.
+  if (find(env, "SLURM_PROCID") && step && *step != kSlurmBatchStep) {
     out.launcher = Launcher::Slurm;
     out.rank = int_var(env, "SLURM_PROCID", 0);
     out.size = int_var(env, "SLURM_STEP_NUM_TASKS", int_var(env, "SLURM_NTASKS", 1));

@@ -99,15 +99,14 @@ void abort_job(const std::string& reason, int code) {
   terminate_job(fmt::format("pouch: rank {}: aborting the job: {}\n", world_rank_or_zero(), reason), code);
 }
 
-DeadlineGuard::DeadlineGuard(std::string what, double timeout_s)
-    : thread_([this, what = std::move(what), timeout_s] {
+DeadlineGuard::DeadlineGuard(std::string what, double timeout_s, std::string key, std::string advice)
+    : thread_([this, what = std::move(what), timeout_s, key = std::move(key), advice = std::move(advice)] {
         std::unique_lock<std::mutex> lock(mutex_);
         const auto limit = std::chrono::duration<double>(timeout_s);
         if (cv_.wait_for(lock, limit, [&] { return finished_; })) return;
-        terminate_job(fmt::format("pouch watchdog: rank {}: {} did not finish within {:g} s (parallel.timeout_s): a "
-                                  "rank did not reach it; look for a rank that failed or took another path. "
+        terminate_job(fmt::format("pouch watchdog: rank {}: {} did not finish within {:g} s ({}): {}. "
                                   "Aborting the job (exit code {})\n",
-                                  world_rank_or_zero(), what, timeout_s, kWatchdogExitCode),
+                                  world_rank_or_zero(), what, timeout_s, key, advice, kWatchdogExitCode),
                       kWatchdogExitCode);
       }) {}
 

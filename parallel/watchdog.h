@@ -115,7 +115,9 @@ void abort_job(const std::string& reason, int code);
 // calls, not per collective.
 class DeadlineGuard {
  public:
-  DeadlineGuard(std::string what, double timeout_s);
+  // `key` names the setting the deadline comes from, `advice` what to do.
+  DeadlineGuard(std::string what, double timeout_s, std::string key = "parallel.timeout_s",
+                std::string advice = "a rank did not reach it; look for a rank that failed or took another path");
   ~DeadlineGuard();
   DeadlineGuard(const DeadlineGuard&) = delete;
   DeadlineGuard& operator=(const DeadlineGuard&) = delete;

@@ -20,7 +20,9 @@ std::optional<FaultPlan> parse_fault_plan(const std::string& text) {
   std::stringstream in(text);
   for (std::string p; std::getline(in, p, ':');) parts.push_back(p);
   auto bad = [&]() -> std::optional<FaultPlan> {
-    fail("POUCH_FAULT='{}' is not kill:RANK:STEP, sleep:RANK:STEP:SECONDS or throw:RANK:STEP", text);
+    fail("POUCH_FAULT='{}' is not kill:RANK:STEP, sleep:RANK:STEP:SECONDS, throw:RANK:STEP or "
+         "signal:RANK:STEP:SIGNAL",
+         text);
   };
   FaultPlan plan;
   if (parts[0] == "kill" && parts.size() == 3) {
@@ -29,6 +31,8 @@ std::optional<FaultPlan> parse_fault_plan(const std::string& text) {
     plan.kind = FaultPlan::Kind::Throw;
   } else if (parts[0] == "sleep" && parts.size() == 4) {
     plan.kind = FaultPlan::Kind::Sleep;
+  } else if (parts[0] == "signal" && parts.size() == 4) {
+    plan.kind = FaultPlan::Kind::Signal;
   } else {
     return bad();
   }
@@ -36,6 +40,7 @@ std::optional<FaultPlan> parse_fault_plan(const std::string& text) {
     plan.rank = std::stoi(parts[1]);
     plan.step = std::stoll(parts[2]);
     if (plan.kind == FaultPlan::Kind::Sleep) plan.seconds = std::stod(parts[3]);
+    if (plan.kind == FaultPlan::Kind::Signal) plan.signal = std::stoi(parts[3]);
   } catch (const std::exception&) {
     return bad();
   }
@@ -60,6 +65,10 @@ void maybe_inject_fault(const std::optional<FaultPlan>& plan, int rank, std::int
       break;
     case FaultPlan::Kind::Throw:
       fail("POUCH_FAULT: rank {} fails at step {} (injected)", rank, step);
+    case FaultPlan::Kind::Signal:
+      log_warn("POUCH_FAULT: rank {} raises signal {} at step {}", rank, plan->signal, step);
+      ::raise(plan->signal);
+      break;
   }
 }
 

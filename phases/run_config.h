@@ -41,6 +41,15 @@ struct ParallelConfig {
   bool overlap = true;          // reduce buckets during backward (false: after it)
 };
 
+// [checkpoint]: full training-state checkpoints (docs/checkpoint-format.md).
+struct CheckpointConfig {
+  std::string dir;                  // empty = <run_dir>/checkpoints
+  std::int64_t every_steps = 0;     // 0 = only at the end of the run and on SIGUSR1/SIGTERM
+  std::int64_t keep_last = 3;       // newest checkpoints kept (milestones aside); 0 = all
+  std::int64_t keep_every = 0;      // steps that are multiples of this are never deleted; 0 = none
+  double signal_timeout_s = 120.0;  // deadline of the checkpoint a signal asks for
+};
+
 struct RunConfig {
   GPTConfig model;
   TrainConfig train;
@@ -48,6 +57,7 @@ struct RunConfig {
   OptimConfig optim;
   LogConfig log;
   ParallelConfig parallel;
+  CheckpointConfig checkpoint;
 };
 
 }  // namespace pouch

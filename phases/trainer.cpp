@@ -14,14 +14,18 @@
 #include "model/gpt.h"
 #include "parallel/gradient_bucket_reducer.h"
 #include "parallel/uniform_error.h"
+#include "parallel/watchdog.h"
+#include "checkpoint/checkpoint_dir.h"
 #include "phases/fault_injection.h"
 #include "phases/metrics_log.h"
 #include "phases/model_file.h"
 #include "phases/progress.h"
+#include "phases/run_state.h"
 #include "phases/training_data.h"
 #include "runtime/adamw_optimizer.h"
 #include "runtime/cpu/sgemm_peak.h"
 #include "runtime/log.h"
+#include "runtime/stop_request.h"
 #include "runtime/threads.h"
 
 namespace pouch {
@@ -125,6 +129,43 @@ void write_text_file(const fs::path& path, const std::string& text) {
   if (!out) fail("cannot write {}; check that the run directory is writable", path.string());
 }
 
+// Keeps the metrics of steps up to `step` (a resumed run redoes the rest).
+void truncate_metrics(const std::string& path, std::int64_t step) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.contains("step") && j["step"].get<std::int64_t>() <= step) kept += line + "\n";
+  }
+  in.close();
+  std::ofstream out(path, std::ios::trunc);
+  out << kept;
+}
+
+CheckpointGroup checkpoint_group(const TrainRanks& ranks) {
+  CheckpointGroup g;
+  g.rank = ranks.world_rank;
+  g.size = ranks.world_size;
+  g.tp_rank = ranks.tp ? ranks.tp->rank() : 0;
+  g.tp_size = ranks.tp_size();
+  g.dp_rank = ranks.dp_rank();
+  g.dp_size = ranks.dp_size();
+  g.world = ranks.world;
+  return g;
+}
+
+// The same decision on every rank: whether any rank has been asked to stop.
+int agreed_stop_signal(const TrainRanks& ranks, Backend& be) {
+  const int mine = stop_requested();
+  if (ranks.world_size == 1 || ranks.world == nullptr) return mine;
+  Tensor t = be.empty({1}, DType::I32);
+  t.i32()[0] = mine;
+  ranks.world->all_reduce(t, ReduceOp::Max);
+  return t.i32()[0];
+}
+
 void print_line(const TrainRanks& ranks, const std::string& line) {
   if (!ranks.main()) return;
   std::printf("%s\n", line.c_str());
@@ -137,7 +178,12 @@ std::string resolve_run_dir(const RunConfig& cfg) {
   return cfg.train.run_dir.empty() ? (fs::path("runs") / cfg.train.name).string() : cfg.train.run_dir;
 }
 
-TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& be, const TrainRanks& ranks) {
+std::string resolve_checkpoint_dir(const RunConfig& cfg) {
+  return cfg.checkpoint.dir.empty() ? (fs::path(resolve_run_dir(cfg)) / "checkpoints").string() : cfg.checkpoint.dir;
+}
+
+TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& be, const TrainRanks& ranks,
+                  const TrainStart& start) {
   const auto t_start = Clock::now();
   TrainReport report;
   report.run_dir = resolve_run_dir(cfg);
@@ -196,11 +242,69 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
              cfg.parallel.bucket_mb, cfg.parallel.overlap ? "on" : "off");
   log_info("run directory {}", report.run_dir);
 
+  // Resume: every rank reads its own shards of the same checkpoint.
+  const std::string ckpt_dir = resolve_checkpoint_dir(cfg);
+  std::int64_t first_step = 0;
+  if (!start.resume.empty()) {
+    std::string file;
+    if (start.resume == "auto") {
+      if (auto found = find_latest_complete(ckpt_dir)) {
+        file = found->file;
+      } else {
+        log_info("--resume=auto: no complete checkpoint in {}; starting fresh", ckpt_dir);
+      }
+    } else {
+      file = fs::is_directory(start.resume) ? (fs::path(start.resume) / "state.h5").string() : start.resume;
+      if (!fs::exists(file))
+        fail("--resume={}: no checkpoint there (expected a step-N directory or its state.h5); use --resume=auto "
+             "to pick the newest in {}",
+             start.resume, ckpt_dir);
+    }
+    if (!file.empty()) {
+      const RunPosition pos = restore_run_state(file, model, optimizer, ranks.world_rank);
+      first_step = pos.step;
+      report.resumed_from = file;
+      report.resumed_from_step = pos.step;
+      report.last_checkpoint = file;
+      log_info("resumed from {} at step {}", file, pos.step);
+      if (first_step >= steps) {
+        report.already_finished = true;
+        report.steps = first_step;
+        return report;
+      }
+    }
+  }
+  const RetentionPolicy retention{static_cast<int>(cfg.checkpoint.keep_last), cfg.checkpoint.keep_every};
+  const CheckpointGroup group = checkpoint_group(ranks);
+  auto save = [&](std::int64_t done_steps, int stop_signal) {
+    const auto t0 = Clock::now();
+    const RunPosition pos{done_steps, done_steps * tokens_per_step, done_steps * cfg.train.grad_accum * B};
+    const CheckpointState state =
+        capture_run_state(model, optimizer, pos, ranks.tp_size(), ranks.dp_size(), config_ini);
+    if (stop_signal != 0) {
+      // The checkpoint a signal asks for has its own deadline: a peer may be
+      // gone. Publishing is atomic, so giving up leaves the previous one whole.
+      DeadlineGuard guard(fmt::format("the checkpoint of step {} that signal {} asked for", done_steps, stop_signal),
+                          cfg.checkpoint.signal_timeout_s, "checkpoint.signal_timeout_s",
+                          fmt::format("it was not published; the previous checkpoint ({}) is intact",
+                                      report.last_checkpoint.empty() ? "none" : report.last_checkpoint));
+      report.last_checkpoint = save_checkpoint(ckpt_dir, state, group, retention);
+    } else {
+      report.last_checkpoint = save_checkpoint(ckpt_dir, state, group, retention);
+    }
+    report.checkpoint_stall_s.push_back(seconds_since(t0));
+    log_info("checkpoint of step {} published: {} ({:.2f} s)", done_steps, report.last_checkpoint,
+             report.checkpoint_stall_s.back());
+  };
+
   MetricsLog metrics;
-  if (ranks.main()) metrics = MetricsLog(report.metrics_path, false);
+  if (ranks.main()) {
+    if (first_step > 0) truncate_metrics(report.metrics_path, first_step);
+    metrics = MetricsLog(report.metrics_path, first_step > 0);
+  }
   const Tensor x = be.empty({B_local, T}, DType::I32), y = be.empty({B_local, T}, DType::I32);
   const bool eval_on = cfg.train.eval_every > 0;
-  if (eval_on) {
+  if (eval_on && first_step == 0) {
     report.evals.push_back(evaluate(model, data, cfg, ranks, 0, x, y));
     print_line(ranks, format_eval(report.evals.back()));
   }
@@ -210,7 +314,7 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
   double train_seconds = 0.0, avg_step = 0.0;
   const float dloss = 1.0f / static_cast<float>(B * T * A);
   const auto fault = fault_plan_from_env();
-  for (std::int64_t step = 0; step < steps; ++step) {
+  for (std::int64_t step = first_step; step < steps; ++step) {
     maybe_inject_fault(fault, ranks.world_rank, step + 1);
     const auto t0 = Clock::now();
     const float lr = lr_at(cfg.optim, step, steps);
@@ -234,7 +338,7 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
     const OptimizerStepStats stats = optimizer.step(lr, model.grad_norm());
     const double dt = seconds_since(t0);
     train_seconds += dt;
-    avg_step = step == 0 ? dt : 0.9 * avg_step + 0.1 * dt;
+    avg_step = step == first_step ? dt : 0.9 * avg_step + 0.1 * dt;
 
     const double tok_s = static_cast<double>(tokens_per_step) / dt;
     const double mfu = flops_per_token * tok_s / job_peak;
@@ -255,13 +359,24 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
     if (line.contains("val_loss") || line.contains("eval_accuracy")) print_line(ranks, format_eval(report.evals.back()));
     report.final_loss = mean_loss;
     report.steps = step + 1;
+
+    const int stop_signal = agreed_stop_signal(ranks, be);
+    const bool every = cfg.checkpoint.every_steps > 0 && (step + 1) % cfg.checkpoint.every_steps == 0;
+    if (stop_signal != 0 || every || last) save(step + 1, stop_signal);
+    if (stop_signal != 0 && !last) {
+      report.stopped_by_signal = stop_signal;
+      break;
+    }
   }
 
-  // Every rank of a tensor-parallel group takes part in gathering the full tensors.
-  const auto full = model.named_values();
-  if (ranks.main()) save_weights_file(report.weights_path, model.config(), full, data.tokenizer.get(), config_ini);
+  if (report.stopped_by_signal == 0) {
+    // Every rank of a tensor-parallel group takes part in gathering the full tensors.
+    const auto full = model.named_values();
+    if (ranks.main()) save_weights_file(report.weights_path, model.config(), full, data.tokenizer.get(), config_ini);
+  }
   report.seconds = seconds_since(t_start);
-  report.tokens_per_s = train_seconds > 0 ? static_cast<double>(tokens_per_step * steps) / train_seconds : 0.0;
+  report.tokens_per_s =
+      train_seconds > 0 ? static_cast<double>(tokens_per_step * (report.steps - first_step)) / train_seconds : 0.0;
   report.mfu = flops_per_token * report.tokens_per_s / job_peak;
   return report;
 }

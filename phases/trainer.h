@@ -33,6 +33,20 @@ struct TrainReport {
   double seconds = 0.0;        // wall time of the whole run
   std::vector<EvalResult> evals;
   std::string run_dir, weights_path, metrics_path;
+  std::int64_t resumed_from_step = 0;  // 0: started fresh
+  std::string resumed_from;            // the checkpoint resumed from, if any
+  bool already_finished = false;       // resumed from a checkpoint at the last step: nothing to do
+  int stopped_by_signal = 0;           // SIGUSR1/SIGTERM: checkpointed and stopped early
+  std::string last_checkpoint;         // the newest checkpoint this run published
+  std::vector<double> checkpoint_stall_s;  // time each checkpoint held training up
+};
+
+// How a run starts: fresh, or from a checkpoint. `resume` is empty (fresh),
+// "auto" (the newest complete checkpoint of the run's checkpoint directory,
+// fresh when there is none), or a checkpoint (a step-N directory or its
+// state.h5).
+struct TrainStart {
+  std::string resume;
 };
 
 // Where this process sits in an SPMD run. The launcher builds it from the
@@ -40,8 +54,9 @@ struct TrainReport {
 struct TrainRanks {
   int world_rank = 0;
   int world_size = 1;
-  Communicator* tp = nullptr;  // null or size 1: no tensor parallelism
-  Communicator* dp = nullptr;  // null or size 1: no data parallelism
+  Communicator* world = nullptr;  // null: a world of one
+  Communicator* tp = nullptr;     // null or size 1: no tensor parallelism
+  Communicator* dp = nullptr;     // null or size 1: no data parallelism
   int tp_size() const { return tp ? tp->size() : 1; }
   int dp_size() const { return dp ? dp->size() : 1; }
   int dp_rank() const { return dp ? dp->rank() : 0; }
@@ -56,7 +71,10 @@ struct TrainRanks {
 // rank d reads rows [d*B/dp, (d+1)*B/dp) of it, so the global batch and the
 // order of samples do not depend on dp.
 TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& backend,
-                  const TrainRanks& ranks = {});
+                  const TrainRanks& ranks = {}, const TrainStart& start = {});
+
+// The checkpoint directory a config resolves to: checkpoint.dir, else <run_dir>/checkpoints.
+std::string resolve_checkpoint_dir(const RunConfig& cfg);
 
 // The run directory a config resolves to: train.run_dir, else runs/<name>.
 std::string resolve_run_dir(const RunConfig& cfg);

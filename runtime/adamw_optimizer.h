@@ -31,6 +31,10 @@ class AdamWOptimizer {
   OptimizerStepStats step(float lr, double grad_norm = -1.0);
 
   std::int64_t steps_taken() const { return step_; }
+  // Restoring a checkpoint: the step count (bias corrections) and the moments.
+  void set_steps_taken(std::int64_t steps) { step_ = steps; }
+  Tensor exp_avg_of(const Parameter& p) const { return m_.view(p.offset, p.shape); }
+  Tensor exp_avg_sq_of(const Parameter& p) const { return v_.view(p.offset, p.shape); }
   const Tensor& exp_avg() const { return m_; }     // flat, like ParameterStore::values()
   const Tensor& exp_avg_sq() const { return v_; }
 

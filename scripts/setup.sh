@@ -17,7 +17,7 @@ jobs=${JOBS:-$(nproc)}
 packages=(
   build-essential cmake ninja-build pkg-config
   libopenblas-openmp-dev libboost-program-options-dev libfmt-dev nlohmann-json3-dev
-  libhdf5-dev hdf5-tools libgtest-dev libopenmpi-dev openmpi-bin
+  libhdf5-dev libhdf5-openmpi-dev libxxhash-dev hdf5-tools libgtest-dev libopenmpi-dev openmpi-bin
   python3 python3-torch python3-h5py python3-numpy
 )
 missing=()

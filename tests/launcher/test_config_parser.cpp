@@ -272,7 +272,7 @@ TEST(ConfigParser, ToIniRoundTrips) {
 
 TEST(ConfigParser, KeyTableCoversEveryKey) {
   const auto& keys = config_keys();
-  EXPECT_EQ(keys.size(), 40u);
+  EXPECT_EQ(keys.size(), 45u);
   std::string text = describe_config_keys();
   for (const auto& key : keys) {
     EXPECT_FALSE(key.help.empty()) << key.name;

@@ -55,6 +55,20 @@ TEST(LauncherEnv, SrunWithPmix) {
   EXPECT_TRUE(e.wants_mpi());
 }
 
+TEST(LauncherEnv, SrunStaysSlurmAfterMpiInitAddsItsOwnVariables) {
+  // What a srun task's environment holds once MPI_Init has run (seen under
+  // srun --mpi=pmix): Open MPI's MCA settings, but no OMPI_COMM_WORLD_*.
+  const LaunchEnv e = detect_launch_env({{"SLURM_PROCID", "1"},
+                                         {"SLURM_STEP_ID", "0"},
+                                         {"SLURM_STEP_NUM_TASKS", "2"},
+                                         {"SLURM_LOCALID", "1"},
+                                         {"PMIX_RANK", "1"},
+                                         {"OMPI_MCA_ess", "pmi"},
+                                         {"OMPI_MCA_orte_ess_num_procs", "2"}});
+  EXPECT_EQ(e.launcher, Launcher::Slurm);
+  EXPECT_EQ(e.rank, 1);
+}
+
 TEST(LauncherEnv, SrunWithoutPmixIsRefusedForSeveralTasks) {
   try {
     detect_launch_env({{"SLURM_PROCID", "1"}, {"SLURM_STEP_ID", "0"}, {"SLURM_NTASKS", "2"}});

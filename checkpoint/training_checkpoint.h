@@ -1,0 +1,121 @@
+#pragma once
+// One training checkpoint: one HDF5 file holding a run's full state, written
+// collectively by every rank and read back by any layout (resharding).
+// docs/checkpoint-format.md describes the file; in outline:
+//
+//   /meta                 attrs: format_version, pouch_version, config, phase,
+//                         step, tokens_seen, tp, dp, world_size (+ extra attrs)
+//   /model/<name>         f32, the parameter's FULL logical shape (a weights
+//                         file's /model: load_weights reads a checkpoint)
+//   /optim                attr step (AdamW's step count)
+//   /optim/<name>/m, /v   f32, same full shape as /model/<name>
+//   /rng/<stream>         u64 [world_size, words]: row r = rank r's state
+//   /data/<key>           i64 [world_size, n]:     row r = rank r's values
+//   every dataset         attr xxh64 (u64): xxHash64 (seed 0) of its data's
+//                         bytes in C order, little-endian, as stored
+//
+// Sharding rule (runtime/tensor_shard.h): the tensor-parallel ranks of
+// data-parallel replica 0 write their own hyperslabs of each sharded tensor;
+// a replicated tensor is written by world rank 0 alone; every other rank
+// joins each collective write with an empty selection. On read each rank
+// selects the hyperslabs of the ShardSpec it asks for, which need not be the
+// writer's: a file written at tp=2 loads at tp=1 or tp=4.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/gpt_config.h"
+#include "runtime/tensor.h"
+#include "runtime/tensor_shard.h"
+
+namespace pouch {
+
+class Communicator;
+class ParallelContext;
+
+inline constexpr std::int64_t kCheckpointFormatVersion = 1;
+
+struct CheckpointMeta {
+  std::int64_t step = 0;         // optimizer steps completed (= the data position)
+  std::int64_t tokens_seen = 0;
+  std::string phase;             // e.g. "pretrain"
+  int tp = 1, dp = 1;            // the writer's layout (informational on read)
+  int world_size = 1;            // the writer's world size (set by the writer)
+  std::string config_ini;        // the run's config text
+  std::string pouch_version;     // filled with POUCH_VERSION when empty on write
+  std::int64_t format_version = kCheckpointFormatVersion;  // read back from the file
+};
+
+// A rank's piece of a full logical f32 tensor. On write `local` holds the
+// shard `shard` describes; on read `local` may be undefined (it is allocated
+// with shard_shape(shard, full_shape)) or a tensor of that shape to fill.
+struct ShardedTensor {
+  std::string name;   // dataset name under /model (and /optim/<name>/), no '/'
+  Shape full_shape;
+  ShardSpec shard;
+  Tensor local;
+};
+
+struct CheckpointState {
+  CheckpointMeta meta;
+  std::vector<ShardedTensor> model, optim_m, optim_v;  // optim_*: empty, or one per model tensor, same names
+  std::int64_t optim_step = 0;                         // AdamW's step count (/optim attr `step`)
+  // stream -> this rank's state words; key -> this rank's values. Every rank
+  // must give the same keys with the same lengths (checked on write).
+  std::map<std::string, std::vector<std::uint64_t>> rng_per_rank;
+  std::map<std::string, std::vector<std::int64_t>> data_per_rank;
+  std::map<std::string, std::string> extra_attrs;  // more string attrs of /meta
+  // When set, /model carries the weights-file attributes (layers, d_model,
+  // ..., format "pouch-weights"), so load_weights() reads the checkpoint.
+  std::optional<GPTConfig> model_config;
+};
+
+// Who writes: rank and world size are parameters so that a world of one
+// needs no MPI. With size > 1 `world` must be the world MpiCommunicator (its
+// MPI_Comm drives MPI-IO, and its barrier orders the single-writer passes);
+// no asynchronous collective may be in flight on it during a write.
+struct CheckpointGroup {
+  int rank = 0, size = 1;        // world
+  int tp_rank = 0, tp_size = 1;
+  int dp_rank = 0, dp_size = 1;
+  Communicator* world = nullptr;  // required when size > 1
+
+  static CheckpointGroup single() { return {}; }
+  static CheckpointGroup of(const ParallelContext& ctx);
+  void barrier() const;  // no-op for a world of one
+};
+
+// Collective over the group's world: creates `path` (replacing it), writes
+// every dataset at its full logical shape, then world rank 0 reopens the file
+// alone to add the attributes and per-dataset xxh64 checksums, and all ranks
+// meet at a barrier. Errors are pouch::Error naming the path and dataset; a
+// mismatch between ranks (different tensor lists, rng keys or lengths) is
+// detected before any dataset is created and thrown on every rank.
+void write_checkpoint_file(const std::string& path, const CheckpointState& mine, const CheckpointGroup& group);
+
+struct ReadOptions {
+  int rank = 0;         // which row of /rng and /data this rank reads
+  bool verify = true;   // check every dataset's xxh64 first (reads the whole file)
+  bool optim = true;    // read /optim into optim_m / optim_v
+};
+
+// Not collective: each rank opens the file on its own (default driver) and
+// reads the hyperslabs of the ShardSpecs in `mine.model` (and optim_m/v when
+// given). Fills meta, optim_step, model_config (when /model has it),
+// extra_attrs, and rng/data with row `options.rank` of every stream in the
+// file; when the file has fewer rows (written by a smaller world) the stream
+// is left out of the map and the caller reseeds. A missing or damaged file, a
+// wrong format_version, a missing dataset, a shape that differs from
+// full_shape, or (verify) a checksum mismatch: pouch::Error naming the path
+// and the dataset.
+void read_checkpoint_file(const std::string& path, CheckpointState& mine, const ReadOptions& options = {});
+
+// Recomputes every dataset's xxh64 and compares it with its attribute; throws
+// pouch::Error naming the path and the first dataset that is missing its
+// checksum or does not match. Also checks /meta's format_version. Returns the
+// number of datasets checked.
+std::int64_t verify_checkpoint_file(const std::string& path);
+
+}  // namespace pouch

@@ -1,0 +1,32 @@
+#pragma once
+// A training run's state as a checkpoint (checkpoint/training_checkpoint.h):
+// this rank's shards of the weights and of AdamW's moments, AdamW's step
+// count, and where the run is (the optimizer step; the data order is a pure
+// function of the global sequence index, so the step fixes the data position
+// on every rank). Pre-training draws no other random numbers after
+// initialisation, so there is no RNG stream to save yet; later phases add
+// theirs to rng_per_rank.
+#include <cstdint>
+#include <string>
+
+#include "checkpoint/training_checkpoint.h"
+#include "model/gpt.h"
+#include "runtime/adamw_optimizer.h"
+
+namespace pouch {
+
+struct RunPosition {
+  std::int64_t step = 0;         // optimizer steps completed
+  std::int64_t tokens_seen = 0;
+  std::int64_t next_sequence = 0;  // the run's next global sequence index
+};
+
+// Views of this rank's tensors (no copies): valid while model and optimizer live.
+CheckpointState capture_run_state(const GPT& model, const AdamWOptimizer& optimizer, const RunPosition& position,
+                                  int tp, int dp, const std::string& config_ini);
+// Reads `path` into the model and optimizer (each rank its shards, whatever
+// the layout that wrote it) and returns the position. Errors name the file
+// and dataset.
+RunPosition restore_run_state(const std::string& path, GPT& model, AdamWOptimizer& optimizer, int rank);
+
+}  // namespace pouch
