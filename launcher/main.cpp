@@ -29,6 +29,7 @@ Commands:
   generate   generate text from a weights file
   data       prepare token shards from text or JSONL (data prepare --help)
   bench      benchmarks against a PyTorch peer and the machine's limits
+  ckpt       inspect, verify, export (safetensors) and convert checkpoints
 
 Run `pouch <command> --help` for the options of each command.
 Options: --help, --version
@@ -42,7 +43,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"train", pouch::run_train_command},       {"eval", pouch::run_eval_command},
     {"generate", pouch::run_generate_command}, {"data", pouch::run_data_command},
-    {"bench", pouch::run_bench_command},
+    {"bench", pouch::run_bench_command},       {"ckpt", pouch::run_ckpt_command},
 };
 
 }  // namespace

@@ -3,7 +3,7 @@
 namespace pouch {
 
 CheckpointState capture_run_state(const GPT& model, const AdamWOptimizer& optimizer, const RunPosition& position,
-                                  int tp, int dp, const std::string& config_ini) {
+                                  int tp, int dp, const std::string& config_ini, const std::string& tokenizer_json) {
   CheckpointState s;
   s.meta.step = position.step;
   s.meta.tokens_seen = position.tokens_seen;
@@ -12,6 +12,7 @@ CheckpointState capture_run_state(const GPT& model, const AdamWOptimizer& optimi
   s.meta.dp = dp;
   s.meta.config_ini = config_ini;
   s.model_config = model.config();
+  if (!tokenizer_json.empty()) s.extra_attrs["tokenizer"] = tokenizer_json;
   for (const auto& p : model.parameters()) {
     s.model.push_back({p.name, p.full_shape, p.shard, p.value});
     s.optim_m.push_back({p.name, p.full_shape, p.shard, optimizer.exp_avg_of(p)});
@@ -22,12 +23,14 @@ CheckpointState capture_run_state(const GPT& model, const AdamWOptimizer& optimi
   return s;
 }
 
-RunPosition restore_run_state(const std::string& path, GPT& model, AdamWOptimizer& optimizer, int rank) {
+RunPosition restore_run_state(const std::string& path, GPT& model, AdamWOptimizer& optimizer, int rank,
+                              bool verify) {
   // Read straight into the live buffers: the targets are views of them.
   CheckpointState s = capture_run_state(model, optimizer, {}, 1, 1, "");
   s.data_per_rank.clear();
   ReadOptions options;
   options.rank = rank;
+  options.verify = verify;
   read_checkpoint_file(path, s, options);
   optimizer.set_steps_taken(s.optim_step);
   RunPosition pos;

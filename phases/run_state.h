@@ -22,11 +22,17 @@ struct RunPosition {
 };
 
 // Views of this rank's tensors (no copies): valid while model and optimizer live.
+// `tokenizer_json` (may be empty) travels in /meta so `pouch ckpt convert`
+// can make a weights file that generates text.
 CheckpointState capture_run_state(const GPT& model, const AdamWOptimizer& optimizer, const RunPosition& position,
-                                  int tp, int dp, const std::string& config_ini);
+                                  int tp, int dp, const std::string& config_ini,
+                                  const std::string& tokenizer_json = "");
 // Reads `path` into the model and optimizer (each rank its shards, whatever
 // the layout that wrote it) and returns the position. Errors name the file
 // and dataset.
-RunPosition restore_run_state(const std::string& path, GPT& model, AdamWOptimizer& optimizer, int rank);
+// `verify`: check every dataset's checksum first (reads the whole file); a
+// caller that already verified it (find_latest_complete) passes false.
+RunPosition restore_run_state(const std::string& path, GPT& model, AdamWOptimizer& optimizer, int rank,
+                              bool verify = true);
 
 }  // namespace pouch

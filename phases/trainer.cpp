@@ -247,9 +247,11 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
   std::int64_t first_step = 0;
   if (!start.resume.empty()) {
     std::string file;
+    bool verified = false;
     if (start.resume == "auto") {
       if (auto found = find_latest_complete(ckpt_dir)) {
         file = found->file;
+        verified = true;
       } else {
         log_info("--resume=auto: no complete checkpoint in {}; starting fresh", ckpt_dir);
       }
@@ -261,7 +263,9 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
              start.resume, ckpt_dir);
     }
     if (!file.empty()) {
-      const RunPosition pos = restore_run_state(file, model, optimizer, ranks.world_rank);
+      // One rank checking the checksums is enough: a corrupt file fails the job.
+      const RunPosition pos =
+          restore_run_state(file, model, optimizer, ranks.world_rank, !verified && ranks.world_rank == 0);
       first_step = pos.step;
       report.resumed_from = file;
       report.resumed_from_step = pos.step;
@@ -274,13 +278,14 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
       }
     }
   }
+  const std::string tokenizer_json = data.tokenizer ? data.tokenizer->serialize() : std::string();
   const RetentionPolicy retention{static_cast<int>(cfg.checkpoint.keep_last), cfg.checkpoint.keep_every};
   const CheckpointGroup group = checkpoint_group(ranks);
   auto save = [&](std::int64_t done_steps, int stop_signal) {
     const auto t0 = Clock::now();
     const RunPosition pos{done_steps, done_steps * tokens_per_step, done_steps * cfg.train.grad_accum * B};
-    const CheckpointState state =
-        capture_run_state(model, optimizer, pos, ranks.tp_size(), ranks.dp_size(), config_ini);
+    const CheckpointState state = capture_run_state(model, optimizer, pos, ranks.tp_size(), ranks.dp_size(),
+                                                    config_ini, tokenizer_json);
     if (stop_signal != 0) {
       // The checkpoint a signal asks for has its own deadline: a peer may be
       // gone. Publishing is atomic, so giving up leaves the previous one whole.
@@ -351,18 +356,22 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
       report.evals.push_back(evaluate(model, data, cfg, ranks, step + 1, x, y));
       add_eval_fields(line, report.evals.back());
     }
+    report.final_loss = mean_loss;
+    report.steps = step + 1;
+    // A checkpoint at the end of this step: periodic, the last one, or asked
+    // for by a signal (every rank decides alike).
+    const int stop_signal = agreed_stop_signal(ranks, be);
+    const bool every = cfg.checkpoint.every_steps > 0 && (step + 1) % cfg.checkpoint.every_steps == 0;
+    if (stop_signal != 0 || every || last) {
+      save(step + 1, stop_signal);
+      line["checkpoint_s"] = report.checkpoint_stall_s.back();
+    }
     if (ranks.main()) metrics.write(line);
     if ((step + 1) % cfg.log.every == 0 || last || step == 0) {
       ProgressInfo p{step + 1, steps, mean_loss, lr, tok_s, mfu, avg_step * static_cast<double>(steps - step - 1)};
       print_line(ranks, format_progress(p));
     }
     if (line.contains("val_loss") || line.contains("eval_accuracy")) print_line(ranks, format_eval(report.evals.back()));
-    report.final_loss = mean_loss;
-    report.steps = step + 1;
-
-    const int stop_signal = agreed_stop_signal(ranks, be);
-    const bool every = cfg.checkpoint.every_steps > 0 && (step + 1) % cfg.checkpoint.every_steps == 0;
-    if (stop_signal != 0 || every || last) save(step + 1, stop_signal);
     if (stop_signal != 0 && !last) {
       report.stopped_by_signal = stop_signal;
       break;
