@@ -192,6 +192,20 @@ Hdf5File Hdf5File::open_mode(const std::string& path, bool writable) {
   return Hdf5File(path, id, writable);
 }
 
+Hdf5File Hdf5File::open_image(const std::string& name, const void* bytes, std::size_t size) {
+  h5::silence_errors();
+  // HDF5 reads an image of size 0 as "no image" and would look for `name` on disk.
+  if (size == 0) fail("'{}' is empty, not an HDF5 file: give a file written by pouch or h5py", name);
+  h5::Handle fapl = file_access_plist();
+  // Backing store off: the image is never written back. H5Pset_file_image
+  // copies the buffer, so the caller's bytes need not outlive the file.
+  POUCH_CHECK(H5Pset_fapl_core(fapl.get(), 64 * 1024, false) >= 0 &&
+              H5Pset_file_image(fapl.get(), const_cast<void*>(bytes), size) >= 0);
+  hid_t id = H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.get());
+  if (id < 0) fail("cannot open HDF5 image '{}'{}: not an HDF5 file, or a damaged one", name, cause());
+  return Hdf5File(name, id, false);
+}
+
 void Hdf5File::close() {
   if (id_ < 0) return;
   herr_t status = H5Fclose(std::exchange(id_, -1));

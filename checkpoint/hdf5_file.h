@@ -10,6 +10,7 @@
 // they are. Every failure is a pouch::Error that names the file and the
 // object. hdf5.h stays out of this header: HDF5 is a private dependency of
 // pouch_checkpoint.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -29,6 +30,11 @@ class Hdf5File {
   // An existing file, read-only. Errors say whether the file is missing, not
   // HDF5 at all, or damaged (e.g. a writer was killed mid-write).
   static Hdf5File open(const std::string& path);
+  // A read-only file held in memory: HDF5's core driver over a copy of
+  // `bytes` (nothing is read from or written to disk). `name` stands for the
+  // path in errors; it must not name an existing file (HDF5's core driver
+  // refuses to shadow one). For loading from a buffer, e.g. the fuzz target.
+  static Hdf5File open_image(const std::string& name, const void* bytes, std::size_t size);
   // An existing file opened read-write (the checksum pass of a checkpoint
   // adds attributes to a file written collectively).
   static Hdf5File open_for_update(const std::string& path);

@@ -33,6 +33,7 @@
 namespace pouch {
 
 class Communicator;
+class Hdf5File;
 class ParallelContext;
 
 inline constexpr std::int64_t kCheckpointFormatVersion = 1;
@@ -117,5 +118,10 @@ void read_checkpoint_file(const std::string& path, CheckpointState& mine, const 
 // checksum or does not match. Also checks /meta's format_version. Returns the
 // number of datasets checked.
 std::int64_t verify_checkpoint_file(const std::string& path);
+
+// The same two on a file already open (the path versions open it and call
+// these; the fuzz target passes a file held in memory, Hdf5File::open_image).
+void read_checkpoint_file(const Hdf5File& file, CheckpointState& mine, const ReadOptions& options = {});
+std::int64_t verify_checkpoint_file(const Hdf5File& file);
 
 }  // namespace pouch

@@ -129,11 +129,12 @@ void save_weights(const std::string& path, const GPTConfig& config, const NamedT
   }
 }
 
-GPTConfig read_weights_config(const std::string& path) {
-  Hdf5File file = Hdf5File::open(path);
+GPTConfig read_model_config(const Hdf5File& file) {
   check_model_group(file);
   return read_config(file);
 }
+
+GPTConfig read_weights_config(const std::string& path) { return read_model_config(Hdf5File::open(path)); }
 
 WeightsFile read_model_group(const Hdf5File& file) {
   check_model_group(file);

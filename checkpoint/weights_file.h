@@ -60,6 +60,8 @@ class Hdf5File;
 void write_model_group(Hdf5File& file, const GPTConfig& config, const NamedTensors& params,
                        const std::map<std::string, std::string>& string_attrs);
 WeightsFile read_model_group(const Hdf5File& file);
+// The config attributes of /model (read_weights_config on an open file).
+GPTConfig read_model_config(const Hdf5File& file);
 // The attributes of an existing /model group (a checkpoint writes its
 // datasets collectively, then adds these in its single-writer pass).
 void write_model_attrs(Hdf5File& file, const GPTConfig& config, const std::map<std::string, std::string>& string_attrs);

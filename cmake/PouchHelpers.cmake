@@ -13,6 +13,17 @@ if(POUCH_NATIVE_SIMD)
   target_compile_options(pouch_flags INTERFACE -mavx2 -mfma -mf16c)
   target_compile_definitions(pouch_flags INTERFACE POUCH_HAVE_AVX2=1)
 endif()
+# POUCH_FUZZ: every pouch library carries libFuzzer's coverage instrumentation
+# (fuzzer-no-link: the fuzz targets add the fuzzer's main) and ASan + UBSan.
+# UBSan must not recover, or undefined behaviour would only print and the
+# fuzzer would never report it. Any executable linking pouch_flags then links
+# the sanitizer runtimes. The instrumentation keeps clang from vectorizing the
+# kernels' `omp simd` loops, which it reports as -Wpass-failed: expected here.
+if(POUCH_FUZZ)
+  target_compile_options(pouch_flags INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+                         -fno-sanitize-recover=all -fno-omit-frame-pointer -Wno-pass-failed)
+  target_link_options(pouch_flags INTERFACE -fsanitize=address,undefined)
+endif()
 target_include_directories(pouch_flags INTERFACE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(pouch_flags INTERFACE POUCH_VERSION="${PROJECT_VERSION}")
 

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <memory>
 
+#include "bench/checkpoint_bench.h"
 #include "bench/collective_bench.h"
 #include "bench/dp_bench.h"
 #include "parallel/parallel_context.h"
@@ -27,6 +28,7 @@ constexpr const char* kBenchUsage = R"(usage: pouch bench train [options]
        pouch bench sgemm [--threads N]
        mpirun -np 2 pouch bench allreduce [--steps N]
        mpirun -np 2 pouch bench dp [--threads 1] [model and batch options]
+       pouch bench ckpt [--dir DIR] [--repeats N] [model options]
 
 train: times a training step (forward, backward, AdamW) of pouch's GPT and
 of the PyTorch eager peer (bench/torch_gpt_peer.py, same model, batch and
@@ -45,6 +47,14 @@ rank 0 alone (dp=1) and of all ranks (overlap on, then off), the exposed
 all-reduce wait, the all-reduce alone, the weak-scaling efficiency and the
 share of the all-reduce hidden behind backward. --batch is per rank
 (default 4), --threads should be 1 (one core per rank).
+ckpt: checkpoint write throughput against write()+fsync and dd conv=fsync of
+the same bytes on the same disk, in one run: write_checkpoint_file + fsync and
+the whole publish protocol (save_checkpoint: fsync, verifying re-read,
+rename), with the ratios, then the resume time (restore_run_state with and
+without verification, from the page cache and cold). The model defaults to
+layers 8, d_model 384, heads 6, seq 256, vocab 8192 (about 210 MB of
+weights + AdamW state); --dir (default ./pouch-ckpt-bench) must be on the disk
+to measure.
 
 Options)";
 
@@ -54,7 +64,7 @@ double sgemm_peak() { return std::max(cpu::measure_sgemm_gflops(1024, 0.5), cpu:
 
 int run_bench_command(const std::vector<std::string>& args) {
   po::options_description opts(kBenchUsage);
-  opts.add_options()("help,h", "print this help")("what", po::value<std::string>(), "train | sgemm | allreduce")(
+  opts.add_options()("help,h", "print this help")("what", po::value<std::string>(), "train | sgemm | allreduce | dp | ckpt")(
       "layers", po::value<std::int64_t>()->default_value(4), "transformer blocks")(
       "d-model", po::value<std::int64_t>()->default_value(256), "model width")(
       "heads", po::value<std::int64_t>()->default_value(4), "attention heads")(
@@ -67,7 +77,9 @@ int run_bench_command(const std::vector<std::string>& args) {
       "no-peer", "skip the PyTorch peer")(
       "python", po::value<std::string>()->default_value("/usr/bin/python3"), "Python with torch for the peer")(
       "peer-script", po::value<std::string>()->default_value(default_peer_script()), "the peer script")(
-      "bucket-mb", po::value<double>()->default_value(4.0), "dp: gradient bucket size in MiB");
+      "bucket-mb", po::value<double>()->default_value(4.0), "dp: gradient bucket size in MiB")(
+      "dir", po::value<std::string>()->default_value("pouch-ckpt-bench"), "ckpt: scratch directory on the disk to measure")(
+      "repeats", po::value<int>()->default_value(5), "ckpt: interleaved repetitions (medians reported)");
   po::positional_options_description pos;
   pos.add("what", 1);
   const po::variables_map vm = parse_options(args, opts, &pos);
@@ -109,7 +121,28 @@ int run_bench_command(const std::vector<std::string>& args) {
     run_dp_bench(*ctx, cfg);
     return 0;
   }
-  if (what != "train") fail("unknown benchmark '{}': use train, sgemm, allreduce or dp", what);
+  if (what == "ckpt") {
+    // Checkpoint write/resume throughput vs raw write+fsync, one process.
+    // Its own model defaults: >= 100 MB of state, the issue's floor.
+    auto size = [&](const char* key, std::int64_t fallback) {
+      return vm[key].defaulted() ? fallback : vm[key].as<std::int64_t>();
+    };
+    CkptBenchConfig cfg;
+    cfg.model.layers = size("layers", 8);
+    cfg.model.d_model = size("d-model", 384);
+    cfg.model.heads = size("heads", 6);
+    cfg.model.seq_len = size("seq", 256);
+    cfg.model.vocab_size = size("vocab", 8192);
+    cfg.dir = vm["dir"].as<std::string>();
+    cfg.repeats = vm["repeats"].as<int>();
+    if (cfg.model.layers <= 0 || cfg.model.d_model <= 0 || cfg.model.heads <= 0 || cfg.model.seq_len <= 0 ||
+        cfg.model.vocab_size <= 0 || cfg.repeats <= 0)
+      fail("every size and --repeats must be positive");
+    if (cfg.model.d_model % cfg.model.heads != 0) fail("--d-model must be divisible by --heads");
+    run_checkpoint_bench(cfg);
+    return 0;
+  }
+  if (what != "train") fail("unknown benchmark '{}': use train, sgemm, allreduce, dp or ckpt", what);
 
   TrainBenchConfig cfg;
   cfg.model.layers = vm["layers"].as<std::int64_t>();

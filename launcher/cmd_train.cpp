@@ -92,6 +92,7 @@ int run_train_command(const std::vector<std::string>& args) {
   ranks.world_rank = ctx->rank();
   ranks.world_size = ctx->world_size();
   ranks.world = &ctx->world();
+  ranks.io = &ctx->io();
   ranks.tp = &ctx->tp();
   ranks.dp = &ctx->dp();
   if (!ctx->is_root()) {

@@ -28,6 +28,7 @@ std::unique_ptr<Communicator> group_communicator(MPI_Comm comm, int size, const 
 }  // namespace
 
 ParallelContext::~ParallelContext() {
+  io_.reset();
   dp_.reset();
   tp_.reset();
   world_.reset();
@@ -41,6 +42,7 @@ std::unique_ptr<ParallelContext> ParallelContext::create(const ParallelOptions& 
     ctx->launcher_ = launcher_name(detect_launch_env(process_environment()).launcher);
     ctx->recorder_ = std::make_shared<FlightRecorder>(0, options.flight_records);
     ctx->world_ = std::make_unique<SelfCommunicator>("world");
+    ctx->io_ = std::make_unique<SelfCommunicator>("io");
     ctx->tp_ = std::make_unique<SelfCommunicator>("tp");
     ctx->dp_ = std::make_unique<SelfCommunicator>("dp");
     return ctx;
@@ -95,6 +97,7 @@ std::unique_ptr<ParallelContext> ParallelContext::create(const ParallelOptions& 
 
   const CommOptions comm_options{options.timeout_s, ctx->recorder_, nullptr, ctx->peer_wait_};
   ctx->world_ = group_communicator(MPI_COMM_WORLD, size, "world", comm_options);
+  ctx->io_ = group_communicator(MPI_COMM_WORLD, size, "io", comm_options);
   ctx->tp_ = group_communicator(tp, g.tp, "tp", comm_options);
   ctx->dp_ = group_communicator(dp, g.dp, "dp", comm_options);
   MPI_Comm_free(&node);
@@ -107,6 +110,7 @@ std::vector<std::unique_ptr<ParallelContext>> ParallelContext::fake(const Parall
   POUCH_CHECK(options.tp >= 1 && options.dp >= 1, "ParallelContext::fake needs tp and dp set");
   const int world_size = options.tp * options.dp;
   auto world = std::make_shared<FakeWorld>(world_size, "world");
+  auto io = std::make_shared<FakeWorld>(world_size, "io");
   std::vector<std::shared_ptr<FakeWorld>> tp_worlds, dp_worlds;
   for (int d = 0; d < options.dp; ++d) tp_worlds.push_back(std::make_shared<FakeWorld>(options.tp, "tp"));
   for (int t = 0; t < options.tp; ++t) dp_worlds.push_back(std::make_shared<FakeWorld>(options.dp, "dp"));
@@ -123,6 +127,7 @@ std::vector<std::unique_ptr<ParallelContext>> ParallelContext::fake(const Parall
     const CommOptions o{options.timeout_s, ctx->recorder_, nullptr, PeerWait::Auto};
     const GroupLayout& g = ctx->layout_;
     ctx->world_ = std::make_unique<FakeCommunicator>(world, r, o);
+    ctx->io_ = std::make_unique<FakeCommunicator>(io, r, o);
     ctx->tp_ = std::make_unique<FakeCommunicator>(tp_worlds[static_cast<std::size_t>(g.dp_rank)], g.tp_rank, o);
     ctx->dp_ = std::make_unique<FakeCommunicator>(dp_worlds[static_cast<std::size_t>(g.tp_rank)], g.dp_rank, o);
     ranks.push_back(std::move(ctx));

@@ -61,6 +61,10 @@ class ParallelContext {
   Communicator& world() const { return *world_; }
   Communicator& tp() const { return *tp_; }
   Communicator& dp() const { return *dp_; }
+  // A second communicator over the whole world, for collectives issued from
+  // another thread (the background checkpoint writer): each communicator
+  // keeps its own order, so these never interleave with world()'s.
+  Communicator& io() const { return *io_; }
 
   const GroupLayout& layout() const { return layout_; }
   int rank() const { return layout_.rank; }
@@ -96,7 +100,7 @@ class ParallelContext {
   std::shared_ptr<FlightRecorder> recorder_;
   // Destroyed in reverse: dp, tp, then world (each joins its threads and
   // frees its MPI_Comms), and the recorder after them.
-  std::unique_ptr<Communicator> world_, tp_, dp_;
+  std::unique_ptr<Communicator> world_, tp_, dp_, io_;
 };
 
 }  // namespace pouch

@@ -16,6 +16,7 @@
 #include "parallel/uniform_error.h"
 #include "parallel/watchdog.h"
 #include "checkpoint/checkpoint_dir.h"
+#include "phases/async_checkpoint_writer.h"
 #include "phases/fault_injection.h"
 #include "phases/metrics_log.h"
 #include "phases/model_file.h"
@@ -152,7 +153,9 @@ CheckpointGroup checkpoint_group(const TrainRanks& ranks) {
   g.tp_size = ranks.tp_size();
   g.dp_rank = ranks.dp_rank();
   g.dp_size = ranks.dp_size();
-  g.world = ranks.world;
+  // Checkpoints are written on a background thread: over the io
+  // communicator, whose collectives cannot interleave with the training's.
+  g.world = ranks.io ? ranks.io : ranks.world;
   return g;
 }
 
@@ -281,25 +284,32 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
   const std::string tokenizer_json = data.tokenizer ? data.tokenizer->serialize() : std::string();
   const RetentionPolicy retention{static_cast<int>(cfg.checkpoint.keep_last), cfg.checkpoint.keep_every};
   const CheckpointGroup group = checkpoint_group(ranks);
-  auto save = [&](std::int64_t done_steps, int stop_signal) {
+  AsyncCheckpointWriter writer(ckpt_dir, group, retention);
+  // Returns the training stall. Periodic checkpoints are written in the
+  // background; the last one and the one a signal asks for are written now.
+  auto save = [&](std::int64_t done_steps, int stop_signal, bool last_step) {
     const auto t0 = Clock::now();
     const RunPosition pos{done_steps, done_steps * tokens_per_step, done_steps * cfg.train.grad_accum * B};
     const CheckpointState state = capture_run_state(model, optimizer, pos, ranks.tp_size(), ranks.dp_size(),
                                                     config_ini, tokenizer_json);
     if (stop_signal != 0) {
+      writer.wait();
       // The checkpoint a signal asks for has its own deadline: a peer may be
       // gone. Publishing is atomic, so giving up leaves the previous one whole.
+      const std::string previous = writer.last_published().empty() ? report.last_checkpoint : writer.last_published();
       DeadlineGuard guard(fmt::format("the checkpoint of step {} that signal {} asked for", done_steps, stop_signal),
                           cfg.checkpoint.signal_timeout_s, "checkpoint.signal_timeout_s",
                           fmt::format("it was not published; the previous checkpoint ({}) is intact",
-                                      report.last_checkpoint.empty() ? "none" : report.last_checkpoint));
-      report.last_checkpoint = save_checkpoint(ckpt_dir, state, group, retention);
+                                      previous.empty() ? "none" : previous));
+      writer.write_now(state);
+    } else if (last_step) {
+      writer.write_now(state);
     } else {
-      report.last_checkpoint = save_checkpoint(ckpt_dir, state, group, retention);
+      writer.submit(state);
     }
     report.checkpoint_stall_s.push_back(seconds_since(t0));
-    log_info("checkpoint of step {} published: {} ({:.2f} s)", done_steps, report.last_checkpoint,
-             report.checkpoint_stall_s.back());
+    log_info("checkpoint of step {}: training held up {:.3f} s{}", done_steps, report.checkpoint_stall_s.back(),
+             stop_signal == 0 && !last_step ? " (writing in the background)" : "");
   };
 
   MetricsLog metrics;
@@ -363,7 +373,7 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
     const int stop_signal = agreed_stop_signal(ranks, be);
     const bool every = cfg.checkpoint.every_steps > 0 && (step + 1) % cfg.checkpoint.every_steps == 0;
     if (stop_signal != 0 || every || last) {
-      save(step + 1, stop_signal);
+      save(step + 1, stop_signal, last);
       line["checkpoint_s"] = report.checkpoint_stall_s.back();
     }
     if (ranks.main()) metrics.write(line);
@@ -378,6 +388,8 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
     }
   }
 
+  writer.wait();
+  if (!writer.last_published().empty()) report.last_checkpoint = writer.last_published();
   if (report.stopped_by_signal == 0) {
     // Every rank of a tensor-parallel group takes part in gathering the full tensors.
     const auto full = model.named_values();

@@ -55,6 +55,7 @@ struct TrainRanks {
   int world_rank = 0;
   int world_size = 1;
   Communicator* world = nullptr;  // null: a world of one
+  Communicator* io = nullptr;     // a second world communicator for background checkpoint writes
   Communicator* tp = nullptr;     // null or size 1: no tensor parallelism
   Communicator* dp = nullptr;     // null or size 1: no data parallelism
   int tp_size() const { return tp ? tp->size() : 1; }
