@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
@@ -294,6 +295,35 @@ struct DatasetInfo {
   Shape shape;
 };
 
+// A damaged header can declare any shape (found by fuzzing: a 9 KB file whose
+// dataset claimed 11 GB made verification allocate it all, and dimensions
+// past 2^63 overflowed the element count). Before anyone allocates for a
+// dataset: its byte size must fit in 64 bits and, unless it is compressed,
+// the file must hold all of it (an uncompressed dataset pouch or h5py wrote
+// in full is stored at its full size) and no more than the whole file.
+void require_stored(const std::string& file_path, hid_t file, const DatasetInfo& info, std::size_t type_size,
+                    const std::string& name) {
+  std::uint64_t bytes = type_size;
+  for (auto d : info.shape) {
+    const auto dim = static_cast<std::uint64_t>(d);
+    if (d < 0 || (dim != 0 && bytes > std::numeric_limits<std::int64_t>::max() / dim))
+      fail("{}: dataset '{}' declares a size past 2^63 bytes: the file is damaged; use an earlier copy", file_path,
+           name);
+    bytes *= dim;
+  }
+  if (bytes == 0) return;
+  h5::Handle dcpl = h5::plist(H5Dget_create_plist(info.dset.get()));
+  if (!dcpl) fail("{}: cannot read the storage of dataset '{}'{}", file_path, name, cause());
+  if (H5Pget_nfilters(dcpl.get()) != 0) return;  // compressed: stored bytes say nothing of the size
+  hsize_t stored = H5Dget_storage_size(info.dset.get());
+  hsize_t file_size = 0;
+  if (H5Fget_filesize(file, &file_size) < 0) fail("{}: cannot read the file's size{}", file_path, cause());
+  if (stored < bytes || stored > file_size)
+    fail("{}: dataset '{}' declares {} bytes but the file stores {} of them{}: the file is damaged (cut short or "
+         "overwritten); use an earlier copy",
+         file_path, name, bytes, stored, stored > file_size ? fmt::format(", more than its {} bytes", file_size) : "");
+}
+
 DatasetInfo inspect_dataset(const std::string& file_path, hid_t file, const std::string& name) {
   DatasetInfo info;
   info.dset = h5::dataset(H5Dopen2(file, name.c_str(), H5P_DEFAULT));
@@ -307,10 +337,14 @@ DatasetInfo inspect_dataset(const std::string& file_path, hid_t file, const std:
     int rank = H5Sget_simple_extent_ndims(space.get());
     std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
     H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    for (hsize_t d : dims)
+      if (d > static_cast<hsize_t>(std::numeric_limits<std::int64_t>::max()))
+        fail("{}: dataset '{}' declares a dimension of {}: the file is damaged; use an earlier copy", file_path, name, d);
     info.shape.assign(dims.begin(), dims.end());
   } else if (space_class != H5S_SCALAR) {
     fail("{}: dataset '{}' has no data (an empty dataspace): write it with a shape", file_path, name);
   }
+  require_stored(file_path, file, info, type ? H5Tget_size(type.get()) : 0, name);
   return info;
 }
 }  // namespace

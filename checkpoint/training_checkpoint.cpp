@@ -264,6 +264,7 @@ void write_u64_attr(Hdf5File& file, const std::string& object, const char* key, 
 
 // xxHash64 of the dataset's data as stored (its file type, C order).
 std::uint64_t dataset_xxh64(const Hdf5File& file, const std::string& name) {
+  (void)file.dataset_shape(name);  // checks that the file holds all the data it declares
   h5::Handle dset = h5::dataset(H5Dopen2(file.id(), name.c_str(), H5P_DEFAULT));
   if (!dset) fail("{}: cannot open dataset '{}'{}: the checkpoint is damaged", file.path(), name, cause());
   h5::Handle type = h5::datatype(H5Dget_type(dset.get()));

@@ -21,8 +21,7 @@ GPT::GPT(const GPTConfig& cfg, Backend& backend, TensorParallelGroup tp) : cfg_(
   POUCH_CHECK(cfg.d_model % cfg.heads == 0, "d_model {} not divisible by heads {}", cfg.d_model, cfg.heads);
   POUCH_CHECK(cfg.heads % ranks == 0 && (4 * cfg.d_model) % ranks == 0, "heads {} / 4*d_model {} vs tp {}",
               cfg.heads, 4 * cfg.d_model, ranks);
-  const std::int64_t padded_vocab = (cfg.vocab_size + ranks - 1) / ranks * ranks;
-  wte_ = params_.add("wte", {cfg.vocab_size, cfg.d_model}, tp_.rows(1, padded_vocab));
+  wte_ = std::make_unique<VocabParallelEmbedding>(params_, "wte", cfg.vocab_size, cfg.d_model, tp_);
   wpe_ = params_.add("wpe", {cfg.seq_len, cfg.d_model});
   for (std::int64_t i = 0; i < cfg.layers; ++i) {
     const std::size_t first = params_.size();
@@ -142,16 +141,12 @@ double GPT::forward(const Tensor& tokens, const Tensor& targets, float dloss) {
   for (std::int64_t b = 0; b < B; ++b)
     for (std::int64_t t = 0; t < T; ++t) pos[b * T + t] = static_cast<std::int32_t>(t);
 
-  // VocabParallelEmbedding: each rank looks up the ids of its slice (zero
-  // rows elsewhere), the sum over the group is the full embedding.
   const Tensor x0 = residual_[0].reshape({N, cfg_.d_model});
-  be_.embedding_forward(x0, tokens_, wte_->value, vocab_start(), false);
-  tp_.all_reduce_sum(x0);
+  wte_->embed(be_, x0, tokens_);
   be_.embedding_forward(x0, positions_, wpe_->value, 0, true);
   for (std::size_t l = 0; l < blocks_.size(); ++l) blocks_[l]->forward(be_, residual_[l + 1], residual_[l], acts_for(l));
   lnf_->forward(be_, lnf_out_, lnf_mean_, lnf_rstd_, residual_.back());
-  be_.linear_forward(logits_.reshape({N, local_vocab()}), lnf_out_.reshape({N, cfg_.d_model}), wte_->value,
-                     Tensor());
+  wte_->logits(be_, logits_.reshape({N, local_vocab()}), lnf_out_.reshape({N, cfg_.d_model}));
 
   backward_ready_ = false;
   if (!targets.defined()) return 0.0;
@@ -165,19 +160,7 @@ double GPT::loss_and_dlogits(const Tensor& targets, float dloss) {
   const std::int64_t N = targets.numel(), Vl = local_vocab();
   const Tensor logits2d = logits_.reshape({N, Vl});
   const Tensor dlogits = dloss > 0.0f ? logits2d : Tensor();
-  if (tp_.size() == 1) {
-    be_.cross_entropy_forward_backward(losses_, dlogits, logits2d, targets, dloss);
-  } else {
-    // Vocab-parallel cross-entropy: two all-reduces (the max, then the sum of
-    // exponentials and the target logit together in one [2, N] buffer).
-    const long valid = static_cast<long>(std::clamp<std::int64_t>(cfg_.vocab_size - vocab_start(), 0, Vl));
-    be_.vocab_parallel_ce_max(row_max_, logits2d, valid);
-    tp_.all_reduce_max(row_max_);
-    be_.vocab_parallel_ce_stats(ce_stats_, logits2d, row_max_, targets, static_cast<long>(vocab_start()), valid);
-    tp_.all_reduce_sum(ce_stats_);
-    be_.vocab_parallel_ce_finish(losses_, dlogits, logits2d, row_max_, ce_stats_, targets,
-                                 static_cast<long>(vocab_start()), valid, dloss);
-  }
+  wte_->cross_entropy(be_, losses_, dlogits, logits2d, targets, dloss, row_max_, ce_stats_);
   // Summed in a fixed order so it is reproducible.
   const float* l = losses_.f32();
   const std::int32_t* tg = targets.i32();
@@ -200,10 +183,7 @@ void GPT::block_ready(std::size_t layer) const {
 void GPT::backward() {
   POUCH_CHECK(backward_ready_, "backward() without a forward(…, dloss > 0) before it");
   const std::int64_t N = B_ * T_, C = cfg_.d_model;
-  // LM head (tied): d_lnf = sum over ranks of dlogits_r wte_r, dwte_r += dlogits_r^T lnf_out.
-  be_.linear_backward(d_lnf_.reshape({N, C}), wte_->grad, Tensor(), logits_.reshape({N, local_vocab()}),
-                      lnf_out_.reshape({N, C}), wte_->value);
-  tp_.all_reduce_sum(d_lnf_);
+  wte_->logits_backward(be_, d_lnf_.reshape({N, C}), logits_.reshape({N, local_vocab()}), lnf_out_.reshape({N, C}));
   d_res_.zero_();
   lnf_->backward(be_, d_res_, d_lnf_, residual_.back(), lnf_mean_, lnf_rstd_);
   notify_ready(lnf_->weight());
@@ -214,10 +194,10 @@ void GPT::backward() {
     block_ready(l);
   }
   const Tensor d0 = d_res_.reshape({N, C});
-  be_.embedding_backward(wte_->grad, d0, tokens_, vocab_start());
+  wte_->embed_backward(be_, d0, tokens_);
   be_.embedding_backward(wpe_->grad, d0, positions_, 0);
   notify_ready(wpe_);
-  notify_ready(wte_);
+  notify_ready(wte_->weight());
   backward_ready_ = false;
 }
 
@@ -255,26 +235,18 @@ void GPT::decode_step(const Tensor& tokens, std::int64_t pos, KVCache& cache, co
   ensure_shape(be_, decode_lnf_, {B, C});
   ensure_shape(be_, decode_pos_, {B}, DType::I32);
   for (std::int64_t b = 0; b < B; ++b) decode_pos_.i32()[b] = static_cast<std::int32_t>(pos);
-  be_.embedding_forward(decode_x_, tokens, wte_->value, vocab_start(), false);
-  tp_.all_reduce_sum(decode_x_);
+  wte_->embed(be_, decode_x_, tokens);
   be_.embedding_forward(decode_x_, decode_pos_, wpe_->value, 0, true);
   for (std::size_t l = 0; l < blocks_.size(); ++l) blocks_[l]->decode(be_, decode_x_, pos, cache.layers[l], decode_scratch_);
   lnf_->forward(be_, decode_lnf_, Tensor(), Tensor(), decode_x_);
   if (tp_.size() == 1) {
-    be_.linear_forward(logits.reshape({B, V}), decode_lnf_, wte_->value, Tensor());
+    wte_->logits(be_, logits.reshape({B, V}), decode_lnf_);
     return;
   }
-  // Each rank's vocabulary slice, gathered and laid side by side without the padding.
   ensure_shape(be_, decode_local_logits_, {B, Vl});
   ensure_shape(be_, decode_gathered_, {tp_.size() * B * Vl});
-  be_.linear_forward(decode_local_logits_, decode_lnf_, wte_->value, Tensor());
-  tp_.communicator()->all_gather(decode_gathered_, decode_local_logits_.reshape({B * Vl}));
-  for (int r = 0; r < tp_.size(); ++r) {
-    const std::int64_t start = r * Vl, n = std::clamp<std::int64_t>(V - start, 0, Vl);
-    for (std::int64_t b = 0; b < B; ++b)
-      std::memcpy(logits.f32() + b * V + start, decode_gathered_.f32() + (r * B + b) * Vl,
-                  static_cast<std::size_t>(n) * sizeof(float));
-  }
+  wte_->logits(be_, decode_local_logits_, decode_lnf_);
+  wte_->gather_logits(logits.reshape({B, V}), decode_local_logits_, decode_gathered_);
 }
 
 double GPT::train_flops_per_token(std::int64_t T) const {

@@ -21,6 +21,7 @@
 #include "model/block.h"
 #include "model/gpt_config.h"
 #include "model/tensor_parallel.h"
+#include "model/vocab_parallel_embedding.h"
 
 namespace pouch {
 
@@ -39,8 +40,8 @@ class GPT {
   ParameterStore& parameters() { return params_; }
   const ParameterStore& parameters() const { return params_; }
   // Vocabulary rows this rank holds (padded share) and the first one's id.
-  std::int64_t local_vocab() const { return wte_->shape[0]; }
-  std::int64_t vocab_start() const { return tp_.rank() * local_vocab(); }
+  std::int64_t local_vocab() const { return wte_->local_vocab(); }
+  std::int64_t vocab_start() const { return wte_->vocab_start(); }
 
   // N(0, 0.02) for matrices and embeddings, zero biases, LayerNorm weight 1.
   // Each parameter's full tensor draws from its own Philox stream (seed,
@@ -108,7 +109,7 @@ class GPT {
   Backend& be_;
   TensorParallelGroup tp_;
   ParameterStore params_;
-  Parameter* wte_;  // [Vp / tp, C] vocabulary slice, also the LM head
+  std::unique_ptr<VocabParallelEmbedding> wte_;  // token embedding and tied LM head
   Parameter* wpe_;  // [T, C]
   std::vector<std::unique_ptr<Block>> blocks_;
   std::vector<std::pair<std::size_t, std::size_t>> block_params_;  // [first, last) index per block

@@ -5,7 +5,8 @@
 #   scripts/setup.sh test   run the whole test suite with CTest
 #   scripts/setup.sh build  just install and build
 # Environment: BUILD_DIR (default build), JOBS (default: all cores),
-# POUCH_CMAKE_ARGS (extra CMake arguments).
+# POUCH_CMAKE_ARGS (extra CMake arguments). clang and libclang-rt are for
+# scripts/fuzz.sh (the loader fuzzer CI runs after the tests).
 set -euo pipefail
 
 mode=${1:-build}
@@ -19,6 +20,7 @@ packages=(
   libopenblas-openmp-dev libboost-program-options-dev libfmt-dev nlohmann-json3-dev
   libhdf5-dev libhdf5-openmpi-dev libxxhash-dev hdf5-tools libgtest-dev libopenmpi-dev openmpi-bin
   python3 python3-torch python3-h5py python3-numpy
+  clang libclang-rt-14-dev libomp-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -72,5 +72,17 @@ with h5py.File("run/checkpoints/step-00000025/state.h5") as f:
         assert np.array_equal(t, f["model"][k][...]), k
 print(f"safetensors: {len(names)} tensors equal to the checkpoint's")
 PY
+# h5py reads the checkpoint's weights equal to what pouch held at the end of
+# the run (its model.h5, written from memory).
+/usr/bin/python3 - <<'PY'
+import h5py, numpy as np
+with h5py.File("run/model.h5") as m, h5py.File("run/checkpoints/step-00000025/state.h5") as c:
+    names = sorted(m["model"].keys())
+    assert names == sorted(c["model"].keys())
+    for k in names:
+        assert m["model"][k][...].tobytes() == c["model"][k][...].tobytes(), k
+    assert int(c["meta"].attrs["step"]) == 25
+print(f"h5py: {len(names)} checkpoint tensors equal pouch's final weights")
+PY
 "$pouch" generate --weights w.h5 --prompt 'Q: 2+3=' --max-tokens 8
 echo "ckpt e2e ok"

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Fuzzes the checkpoint loaders (fuzz/fuzz_checkpoint_load.cpp) under ASan and
+# UBSan for SECONDS (default 60), from a seed corpus written by pouch itself.
+#   scripts/fuzz.sh [SECONDS]
+# Builds with clang in build-fuzz (BUILD_DIR overrides), separate from the
+# GCC build. Exits non-zero on any crash, leak, timeout or out-of-memory in
+# pouch's code, printing the input and the report; each such input is kept
+# under <build>/fuzz-artifacts/ for a regression test.
+#
+# HDF5 itself (Debian's 1.10.8, not instrumented) has known memory bugs on
+# crafted files (e.g. H5HG_read trusting a global-heap object's length). The
+# fuzzer runs in fork mode so that one of those does not end the run; each
+# finding is then re-run alone and blamed on the first stack frame outside
+# the sanitizer runtime and libc: in libhdf5 it is reported as HDF5's and does
+# not fail the run, anywhere else it is pouch's and does.
+# Environment: JOBS (build parallelism, default 2), FUZZ_ARGS (extra libFuzzer flags).
+set -euo pipefail
+
+seconds=${1:-60}
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=${BUILD_DIR:-$root/build-fuzz}
+jobs=${JOBS:-2}
+
+packages=(clang libclang-rt-14-dev libomp-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  echo "fuzz: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+CC=clang CXX=clang++ cmake -S "$root" -B "$build_dir" -G Ninja -DPOUCH_FUZZ=ON -DBUILD_TESTING=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build_dir" -j "$jobs" --target fuzz_checkpoint_load fuzz_make_corpus
+
+fuzzer=$build_dir/fuzz/fuzz_checkpoint_load
+seeds=$build_dir/fuzz-seeds
+corpus=$build_dir/fuzz-corpus
+artifacts=$build_dir/fuzz-artifacts
+rm -rf "$seeds" "$artifacts"
+mkdir -p "$corpus" "$artifacts"
+"$build_dir/fuzz/fuzz_make_corpus" "$seeds"
+
+limits=(-rss_limit_mb=2048 -timeout=10)
+echo "fuzz: ${seconds}s on the checkpoint loaders (corpus $corpus)" >&2
+# shellcheck disable=SC2086
+"$fuzzer" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 -max_total_time="$seconds" \
+  "${limits[@]}" -artifact_prefix="$artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-} "$corpus" "$seeds" \
+  >"$build_dir/fuzz.log" 2>&1 || true
+grep -E '^#[0-9]+: .*exec/s' "$build_dir/fuzz.log" | tail -1 >&2 || true
+grep -q 'INFO: fuzzed for' "$build_dir/fuzz.log" || {
+  tail -30 "$build_dir/fuzz.log" >&2
+  echo "fuzz: the fuzzer did not finish its run (see $build_dir/fuzz.log)" >&2
+  exit 1
+}
+
+# The first frame of a report's first stack outside the sanitizer runtime,
+# libFuzzer and libc: the code that crashed, leaked or allocated.
+culprit() {
+  grep -E '^ +#[0-9]+ 0x' |
+    grep -vE ' in (__interceptor_|__asan|__lsan|__ubsan|__sanitizer|fuzzer::|malloc|calloc|realloc|free|operator new|operator delete|std::__new_allocator|std::allocator|std::_Vector_base|std::vector)|libc\.so|libstdc\+\+|__sanitizer_print_stack_trace' |
+    head -1
+}
+
+ours=0 theirs=0
+for unit in "$artifacts"/*; do
+  [[ -e $unit ]] || continue
+  report=$("$fuzzer" "${limits[@]}" "$unit" 2>&1 || true)
+  if ! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer)|runtime error:|deadly signal' <<<"$report"; then
+    echo "fuzz: $(basename "$unit") does not reproduce alone: counted as pouch's" >&2
+    ours=$((ours + 1))
+    continue
+  fi
+  frame=$(culprit <<<"$report")
+  if [[ $frame == *libhdf5* ]]; then
+    theirs=$((theirs + 1))
+    echo "fuzz: $(basename "$unit"): inside HDF5, not pouch: $(grep -m1 -E 'ERROR|runtime error' <<<"$report")" >&2
+  else
+    ours=$((ours + 1))
+    echo "fuzz: $(basename "$unit") is a bug in pouch:" >&2
+    grep -m1 -E 'ERROR|runtime error' <<<"$report" >&2
+    grep -E '^ +#[0-9]+ 0x' <<<"$report" | head -15 >&2
+  fi
+done
+echo "fuzz: $ours finding(s) in pouch, $theirs inside HDF5 (kept in $artifacts)" >&2
+((ours == 0))

@@ -1,0 +1,84 @@
+// Inputs the loader fuzzer (fuzz/fuzz_checkpoint_load.cpp) broke, rebuilt as
+// small files with HDF5's API: each must now be a clear pouch::Error.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "checkpoint/hdf5_file.h"
+#include "checkpoint/hdf5_handle.h"
+#include "checkpoint/training_checkpoint.h"
+#include "checkpoint/weights_file.h"
+#include "checkpoint_test_util.h"
+#include "state_fixture.h"
+
+namespace pouch {
+namespace {
+
+using testing::TempDir;
+
+// A chunked f32 dataset of `rows` x `cols` that is never written: its header
+// declares rows*cols*4 bytes, the file stores none of them.
+void add_unwritten_dataset(const std::string& path, const std::string& name, hsize_t rows, hsize_t cols) {
+  Hdf5File file = Hdf5File::open_for_update(path);
+  hsize_t dims[2] = {rows, cols}, chunk[2] = {1, 1024};
+  h5::Handle space = h5::dataspace(H5Screate_simple(2, dims, nullptr));
+  h5::Handle dcpl = h5::plist(H5Pcreate(H5P_DATASET_CREATE));
+  ASSERT_GE(H5Pset_chunk(dcpl.get(), 2, chunk), 0);
+  h5::Handle dset = h5::dataset(
+      H5Dcreate2(file.id(), name.c_str(), H5T_IEEE_F32LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
+  ASSERT_TRUE(dset.valid());
+  dset.reset();
+  file.close();
+}
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("not a pouch::Error: ") + e.what();
+  }
+  return "(no error)";
+}
+
+// Fuzzer finding: a 9 KB checkpoint whose dataset header claimed ~11 GB made
+// verify_checkpoint_file allocate the whole declared size before reading
+// (an out-of-memory abort, or a multi-terabyte allocation for larger claims).
+TEST(FuzzRegressions, DatasetDeclaringMoreThanTheFileHoldsIsAnError) {
+  TempDir dir;
+  std::string path = dir.file("state.h5");
+  write_checkpoint_file(path, testing::fixture_state(0, 0, 1, 3), CheckpointGroup::single());
+  add_unwritten_dataset(path, "/data/huge", hsize_t{1} << 20, hsize_t{1} << 20);  // declares 4 TiB
+
+  std::string e = error_of([&] { verify_checkpoint_file(path); });
+  EXPECT_NE(e.find("/data/huge"), std::string::npos) << e;
+  EXPECT_NE(e.find("declares 4398046511104 bytes but the file stores 0"), std::string::npos) << e;
+  CheckpointState got = testing::fixture_targets(0, 1);
+  ReadOptions unverified;
+  unverified.verify = false;
+  e = error_of([&] { read_checkpoint_file(path, got, unverified); });
+  EXPECT_NE(e.find("/data/huge"), std::string::npos) << e;
+}
+
+TEST(FuzzRegressions, WeightsDatasetDeclaringMoreThanTheFileHoldsIsAnError) {
+  TempDir dir;
+  std::string path = dir.file("weights.h5");
+  GPTConfig cfg;
+  cfg.layers = 1;
+  cfg.d_model = 4;
+  cfg.heads = 2;
+  cfg.seq_len = 4;
+  cfg.vocab_size = 5;
+  Tensor w = Tensor::empty({5, 4}, DType::F32);
+  w.fill_(0.5f);
+  save_weights(path, cfg, {{"wte", w}});
+  add_unwritten_dataset(path, "/model/huge", hsize_t{1} << 30, hsize_t{1} << 30);  // declares 4 EiB
+
+  std::string e = error_of([&] { load_weights(path); });
+  EXPECT_NE(e.find("/model/huge"), std::string::npos) << e;
+  EXPECT_NE(e.find("the file is damaged"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace pouch
