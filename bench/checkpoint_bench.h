@@ -32,6 +32,7 @@ struct CkptBenchResult {
   std::int64_t state_bytes = 0;        // weights + m + v, f32
   std::int64_t file_bytes = 0;         // the checkpoint file's size
   double raw_s = 0, dd_s = 0;          // yardstick seconds for state_bytes (dd: scaled to state_bytes)
+  double raw_write_s = 0;              // the raw write's seconds before its fsync
   double dd_reported_bps = 0;          // dd's own rate, bytes/s
   double file_write_s = 0;             // write_checkpoint_file alone (no fsync)
   double file_fsync_s = 0;             // fsync of that file after it

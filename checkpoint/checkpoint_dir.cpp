@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <thread>
 
 #include "checkpoint/atomic_file.h"
 #include "parallel/communicator.h"
@@ -170,9 +171,27 @@ std::string save_checkpoint(const std::string& dir, const CheckpointState& mine,
   write_checkpoint_file(tmp_file, mine, group);
 
   on_rank0(group, fmt::format("to publish checkpoint '{}'", final_dir.string()), [&] {
-    fsync_path(tmp_file);
-    fsync_path(tmp_dir.string());
-    verify_checkpoint_file(tmp_file);
+    // The flush waits on the disk, the verifying re-read hashes the file
+    // from the page cache: run them at once, and rename only after both. The
+    // helper thread makes plain fsync calls; HDF5 (not thread-safe in
+    // Debian's build) stays on this thread.
+    std::exception_ptr flush_error;
+    std::thread flusher([&] {
+      try {
+        fsync_path(tmp_file);
+        fsync_path(tmp_dir.string());
+      } catch (...) {
+        flush_error = std::current_exception();
+      }
+    });
+    try {
+      verify_checkpoint_file(tmp_file);
+    } catch (...) {
+      flusher.join();
+      throw;
+    }
+    flusher.join();
+    if (flush_error) std::rethrow_exception(flush_error);
     std::error_code ec;
     // Saving a step that is already published (e.g. again after a resume):
     // the old copy goes first, since rename() cannot replace a non-empty

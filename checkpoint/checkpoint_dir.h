@@ -6,7 +6,8 @@
 //   <dir>/latest                   text "step-00000200\n": the newest published one
 //
 // save_checkpoint: write step-N.tmp/state.h5 (collective), fsync the file and
-// the directory, verify its checksums by reading it back, rename step-N.tmp ->
+// the directory while verifying its checksums by reading it back (both must
+// finish and succeed), rename step-N.tmp ->
 // step-N, fsync <dir>, then replace `latest` (tmp + rename + fsync), then
 // prune. A crash at any moment leaves every earlier published checkpoint and
 // `latest` whole: `latest` only ever names a directory already renamed into

@@ -466,9 +466,15 @@ std::string Hdf5File::get_attr_str(const std::string& object, const std::string&
   if (variable < 0) fail("{}: cannot read the type of attribute '{}' of '{}'{}", path_, key, object, cause());
 
   if (variable > 0) {
+    // The character set comes from the file: a damaged one is the file's
+    // fault, not an internal error (found by fuzzing: it used to abort here).
+    H5T_cset_t cset = H5Tget_cset(file_type.get());
+    if (cset != H5T_CSET_ASCII && cset != H5T_CSET_UTF8)
+      fail("{}: attribute '{}' of '{}' is a string of unknown character set {}: the file is damaged; use an "
+           "earlier copy",
+           path_, key, object, static_cast<int>(cset));
     h5::Handle mem = h5::datatype(H5Tcopy(H5T_C_S1));
-    POUCH_CHECK(mem.valid() && H5Tset_size(mem.get(), H5T_VARIABLE) >= 0 &&
-                H5Tset_cset(mem.get(), H5Tget_cset(file_type.get())) >= 0);
+    POUCH_CHECK(mem.valid() && H5Tset_size(mem.get(), H5T_VARIABLE) >= 0 && H5Tset_cset(mem.get(), cset) >= 0);
     char* data = nullptr;
     if (H5Aread(attr.get(), mem.get(), &data) < 0)
       fail("{}: cannot read attribute '{}' of '{}'{}", path_, key, object, cause());

@@ -17,6 +17,7 @@
 #include "parallel/watchdog.h"
 #include "checkpoint/checkpoint_dir.h"
 #include "phases/async_checkpoint_writer.h"
+#include "phases/checkpoint_choice.h"
 #include "phases/fault_injection.h"
 #include "phases/metrics_log.h"
 #include "phases/model_file.h"
@@ -252,8 +253,18 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
     std::string file;
     bool verified = false;
     if (start.resume == "auto") {
-      if (auto found = find_latest_complete(ckpt_dir)) {
-        file = found->file;
+      // Rank 0 picks (verifying candidates in a child process) and tells the others.
+      std::int64_t step = -1;
+      if (ranks.main())
+        if (auto found = newest_verified_checkpoint(ckpt_dir)) step = found->step;
+      if (ranks.world_size > 1 && ranks.world) {
+        Tensor t = be.empty({1}, DType::F64);
+        t.data<double>()[0] = static_cast<double>(step);
+        ranks.world->broadcast(t, 0);
+        step = static_cast<std::int64_t>(t.data<double>()[0]);
+      }
+      if (step >= 0) {
+        file = (fs::path(ckpt_dir) / step_dir_name(step) / "state.h5").string();
         verified = true;
       } else {
         log_info("--resume=auto: no complete checkpoint in {}; starting fresh", ckpt_dir);

@@ -2,6 +2,8 @@
 // small files with HDF5's API: each must now be a clear pouch::Error.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <functional>
 #include <string>
 
 #include "checkpoint/hdf5_file.h"
@@ -27,6 +29,14 @@ void add_unwritten_dataset(const std::string& path, const std::string& name, hsi
   h5::Handle dset = h5::dataset(
       H5Dcreate2(file.id(), name.c_str(), H5T_IEEE_F32LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
   ASSERT_TRUE(dset.valid());
+  // An xxh64 attribute, as every checkpoint dataset has, so that
+  // verification goes on to hash the data.
+  h5::Handle scalar = h5::dataspace(H5Screate(H5S_SCALAR));
+  h5::Handle attr =
+      h5::attribute(H5Acreate2(dset.get(), "xxh64", H5T_STD_U64LE, scalar.get(), H5P_DEFAULT, H5P_DEFAULT));
+  const std::uint64_t checksum = 0;
+  ASSERT_TRUE(attr.valid() && H5Awrite(attr.get(), H5T_NATIVE_UINT64, &checksum) >= 0);
+  attr.reset();
   dset.reset();
   file.close();
 }
@@ -78,6 +88,39 @@ TEST(FuzzRegressions, WeightsDatasetDeclaringMoreThanTheFileHoldsIsAnError) {
   std::string e = error_of([&] { load_weights(path); });
   EXPECT_NE(e.find("/model/huge"), std::string::npos) << e;
   EXPECT_NE(e.find("the file is damaged"), std::string::npos) << e;
+}
+
+// Fuzzer finding: a variable-length string attribute whose datatype message
+// carries a reserved character set (a damaged byte) made get_attr_str fail a
+// POUCH_CHECK and abort the process (load_weights, read_checkpoint_file).
+TEST(FuzzRegressions, StringAttributeWithDamagedCharacterSetIsAnError) {
+  TempDir dir;
+  std::string path = dir.file("weights.h5");
+  GPTConfig cfg;
+  cfg.layers = 1;
+  cfg.d_model = 4;
+  cfg.heads = 2;
+  cfg.seq_len = 4;
+  cfg.vocab_size = 5;
+  Tensor w = Tensor::empty({5, 4}, DType::F32);
+  w.fill_(0.5f);
+  save_weights(path, cfg, {{"wte", w}}, {{"cset_probe", "text"}});
+
+  // The attribute message holds the name, then the datatype: a variable-length
+  // string is version 1, class 9 (byte 0x19), then class bits whose second
+  // byte's low nibble is the character set (1 = UTF-8). Make it reserved (5).
+  std::string bytes = testing::read_text(path);
+  std::size_t name = bytes.find("cset_probe");
+  ASSERT_NE(name, std::string::npos);
+  std::size_t type = bytes.find('\x19', name);
+  ASSERT_NE(type, std::string::npos);
+  ASSERT_EQ(bytes[type + 2] & 0x0f, 1) << "not the UTF-8 string type";
+  bytes[type + 2] = static_cast<char>((bytes[type + 2] & 0xf0) | 5);
+  testing::write_text(path, bytes);
+
+  std::string e = error_of([&] { load_weights(path); });
+  EXPECT_NE(e.find("cset_probe"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown character set"), std::string::npos) << e;
 }
 
 }  // namespace
