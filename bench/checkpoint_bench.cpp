@@ -1,6 +1,7 @@
 #include "bench/checkpoint_bench.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,8 +14,6 @@
 #include <functional>
 #include <memory>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "checkpoint/atomic_file.h"
 #include "checkpoint/checkpoint_dir.h"
@@ -98,8 +97,7 @@ struct DdRun {
 // dd's closing line: "N bytes (...) copied, S s, R MB/s". Bytes and seconds
 // are parsed (its rate is rounded and its unit varies).
 DdRun run_dd(const std::string& path, std::int64_t count) {
-  const std::string cmd =
-      fmt::format("LC_ALL=C dd if=/dev/zero of='{}' bs=4M count={} conv=fsync 2>&1", path, count);
+  const std::string cmd = fmt::format("LC_ALL=C dd if=/dev/zero of='{}' bs=4M count={} conv=fsync 2>&1", path, count);
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
   if (!pipe) fail("cannot run '{}'", cmd);
   std::string out;
@@ -153,7 +151,8 @@ CkptBenchResult run_checkpoint_bench(const CkptBenchConfig& cfg) {
       r.state_bytes += static_cast<std::int64_t>(t.local.nbytes());
       buffers.push_back(&t.local);
     }
-  const std::int64_t dd_count = (r.state_bytes + static_cast<std::int64_t>(kChunk) - 1) / static_cast<std::int64_t>(kChunk);
+  const std::int64_t dd_count =
+      (r.state_bytes + static_cast<std::int64_t>(kChunk) - 1) / static_cast<std::int64_t>(kChunk);
   std::printf("model: layers %lld, d_model %lld, heads %lld, seq %lld, vocab %lld: %lld parameters\n",
               static_cast<long long>(cfg.model.layers), static_cast<long long>(cfg.model.d_model),
               static_cast<long long>(cfg.model.heads), static_cast<long long>(cfg.model.seq_len),
@@ -197,7 +196,8 @@ CkptBenchResult run_checkpoint_bench(const CkptBenchConfig& cfg) {
     settle();
     state.meta.step = 100 + rep;
     std::string published;
-    publish.push_back(seconds_of([&] { published = save_checkpoint(run_dir.string(), state, CheckpointGroup::single()); }));
+    publish.push_back(
+        seconds_of([&] { published = save_checkpoint(run_dir.string(), state, CheckpointGroup::single()); }));
 
     rv.push_back(seconds_of([&] { restore_run_state(published, model, opt, 0, true); }));
     rn.push_back(seconds_of([&] { restore_run_state(published, model, opt, 0, false); }));
@@ -208,10 +208,11 @@ CkptBenchResult run_checkpoint_bench(const CkptBenchConfig& cfg) {
     remove_scratch(run_dir);
 
     std::printf(
-        "rep %d: raw %.3f s (write %.3f), dd %.3f s, file %.3f s (write %.3f + fsync %.3f), verify %.3f s, publish %.3f s, "
+        "rep %d: raw %.3f s (write %.3f), dd %.3f s, file %.3f s (write %.3f + fsync %.3f), verify %.3f s, publish "
+        "%.3f s, "
         "resume %.3f/%.3f s (verify/not), cold %.3f/%.3f s\n",
-        rep + 1, raw.back(), raw_write.back(), dd.back(), file.back(), w, f, verify.back(), publish.back(), rv.back(), rn.back(),
-        rcv.back(), rcn.back());
+        rep + 1, raw.back(), raw_write.back(), dd.back(), file.back(), w, f, verify.back(), publish.back(), rv.back(),
+        rn.back(), rcv.back(), rcn.back());
     std::fflush(stdout);
   }
   remove_scratch(file_dir);
@@ -241,16 +242,17 @@ CkptBenchResult run_checkpoint_bench(const CkptBenchConfig& cfg) {
               mbps(B, r.publish_s), r.publish_s, r.raw_s / r.publish_s, r.dd_s / r.publish_s);
   std::printf("file: %lld bytes (%.2f%% over the state)\n", static_cast<long long>(r.file_bytes),
               100.0 * static_cast<double>(r.file_bytes - B) / static_cast<double>(B));
-  std::printf("breakdown: raw write() %.3f s + fsync %.3f s; write_checkpoint_file %.3f s (to the page cache, "
-              "checksums, early writeback) + fsync %.3f s; checksum re-read (verify, page cache) %.3f s on its own; "
-              "publish - file = %.3f s (verify, overlapping the fsync in save_checkpoint; dir fsyncs, rename, "
-              "latest)\n",
-              r.raw_write_s, r.raw_s - r.raw_write_s, r.file_write_s, r.file_fsync_s, r.verify_hot_s,
-              r.publish_s - r.file_s);
-  std::printf("resume (restore_run_state): page cache %.3f s with verify, %.3f s without; "
-              "cold %.3f s with verify, %.3f s without (%.1f MB/s)\n",
-              r.resume_verify_s, r.resume_noverify_s, r.resume_cold_verify_s, r.resume_cold_noverify_s,
-              mbps(B, r.resume_cold_noverify_s));
+  std::printf(
+      "breakdown: raw write() %.3f s + fsync %.3f s; write_checkpoint_file %.3f s (to the page cache, "
+      "checksums, early writeback) + fsync %.3f s; checksum re-read (verify, page cache) %.3f s on its own; "
+      "publish - file = %.3f s (verify, overlapping the fsync in save_checkpoint; dir fsyncs, rename, "
+      "latest)\n",
+      r.raw_write_s, r.raw_s - r.raw_write_s, r.file_write_s, r.file_fsync_s, r.verify_hot_s, r.publish_s - r.file_s);
+  std::printf(
+      "resume (restore_run_state): page cache %.3f s with verify, %.3f s without; "
+      "cold %.3f s with verify, %.3f s without (%.1f MB/s)\n",
+      r.resume_verify_s, r.resume_noverify_s, r.resume_cold_verify_s, r.resume_cold_noverify_s,
+      mbps(B, r.resume_cold_noverify_s));
   return r;
 }
 

@@ -23,23 +23,23 @@
 namespace pouch {
 
 struct CkptBenchConfig {
-  GPTConfig model;           // >= 100 MB of state for the figure
-  std::string dir;           // scratch directory on the disk to measure (created; its files removed after)
-  int repeats = 5;           // interleaved repetitions; medians are reported
+  GPTConfig model;  // >= 100 MB of state for the figure
+  std::string dir;  // scratch directory on the disk to measure (created; its files removed after)
+  int repeats = 5;  // interleaved repetitions; medians are reported
 };
 
 struct CkptBenchResult {
-  std::int64_t state_bytes = 0;        // weights + m + v, f32
-  std::int64_t file_bytes = 0;         // the checkpoint file's size
-  double raw_s = 0, dd_s = 0;          // yardstick seconds for state_bytes (dd: scaled to state_bytes)
-  double raw_write_s = 0;              // the raw write's seconds before its fsync
-  double dd_reported_bps = 0;          // dd's own rate, bytes/s
-  double file_write_s = 0;             // write_checkpoint_file alone (no fsync)
-  double file_fsync_s = 0;             // fsync of that file after it
-  double file_s = 0;                   // write_checkpoint_file + fsync (median of the sum)
-  double verify_hot_s = 0;             // verify_checkpoint_file from the page cache
-  double publish_s = 0;                // save_checkpoint
-  double resume_verify_s = 0, resume_noverify_s = 0;            // from the page cache
+  std::int64_t state_bytes = 0;                       // weights + m + v, f32
+  std::int64_t file_bytes = 0;                        // the checkpoint file's size
+  double raw_s = 0, dd_s = 0;                         // yardstick seconds for state_bytes (dd: scaled to state_bytes)
+  double raw_write_s = 0;                             // the raw write's seconds before its fsync
+  double dd_reported_bps = 0;                         // dd's own rate, bytes/s
+  double file_write_s = 0;                            // write_checkpoint_file alone (no fsync)
+  double file_fsync_s = 0;                            // fsync of that file after it
+  double file_s = 0;                                  // write_checkpoint_file + fsync (median of the sum)
+  double verify_hot_s = 0;                            // verify_checkpoint_file from the page cache
+  double publish_s = 0;                               // save_checkpoint
+  double resume_verify_s = 0, resume_noverify_s = 0;  // from the page cache
   double resume_cold_verify_s = 0, resume_cold_noverify_s = 0;  // file's pages dropped first
 };
 
