@@ -26,26 +26,6 @@ constexpr const char* kStateFile = "state.h5";
 constexpr const char* kLatestFile = "latest";
 constexpr const char* kStepPrefix = "step-";
 
-// Like on_rank0 in training_checkpoint.cpp: rank 0 does the work; the others
-// wait on a broadcast of its status and fail with it.
-void on_rank0(const CheckpointGroup& g, const std::string& what, const std::function<void()>& fn) {
-  std::exception_ptr error;
-  if (g.rank == 0) {
-    try {
-      fn();
-    } catch (...) {
-      error = std::current_exception();
-    }
-  }
-  if (g.size > 1) {
-    Tensor status = Tensor::empty({1}, DType::I32);
-    status.data<std::int32_t>()[0] = error ? 1 : 0;
-    g.world->broadcast(status, 0);
-    if (g.rank != 0 && status.data<std::int32_t>()[0] != 0)
-      fail("rank {}: rank 0 failed {}; its log says why", g.rank, what);
-  }
-  if (error) std::rethrow_exception(error);
-}
 
 void rename_or_fail(const fs::path& from, const fs::path& to) {
   if (std::rename(from.c_str(), to.c_str()) != 0)
@@ -159,7 +139,7 @@ std::string save_checkpoint(const std::string& dir, const CheckpointState& mine,
   const fs::path final_dir = root / name;
   const std::string tmp_file = (tmp_dir / kStateFile).string();
 
-  on_rank0(group, fmt::format("to prepare checkpoint directory '{}'", tmp_dir.string()), [&] {
+  group.on_rank0(fmt::format("to prepare checkpoint directory '{}'", tmp_dir.string()), [&] {
     std::error_code ec;
     fs::create_directories(root, ec);
     if (ec) fail("cannot create checkpoint directory '{}': {}", dir, ec.message());
@@ -170,7 +150,7 @@ std::string save_checkpoint(const std::string& dir, const CheckpointState& mine,
 
   write_checkpoint_file(tmp_file, mine, group);
 
-  on_rank0(group, fmt::format("to publish checkpoint '{}'", final_dir.string()), [&] {
+  group.on_rank0(fmt::format("to publish checkpoint '{}'", final_dir.string()), [&] {
     // The flush waits on the disk, the verifying re-read hashes the file
     // from the page cache: run them at once, and rename only after both. The
     // helper thread makes plain fsync calls; HDF5 (not thread-safe in

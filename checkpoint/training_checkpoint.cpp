@@ -277,26 +277,6 @@ void check_same_structure(const std::string& path, const CheckpointState& s, con
         path);
 }
 
-// Runs `fn` on world rank 0 only; the other ranks learn whether it succeeded
-// (a broadcast, which also orders everything after it behind rank 0's work).
-void on_rank0(const CheckpointGroup& g, const std::string& what, const std::function<void()>& fn) {
-  std::exception_ptr error;
-  if (g.rank == 0) {
-    try {
-      fn();
-    } catch (...) {
-      error = std::current_exception();
-    }
-  }
-  if (g.size > 1) {
-    Tensor status = Tensor::empty({1}, DType::I32);
-    status.data<std::int32_t>()[0] = error ? 1 : 0;
-    g.world->broadcast(status, 0);
-    if (g.rank != 0 && status.data<std::int32_t>()[0] != 0)
-      fail("rank {}: rank 0 failed {}; its log says why", g.rank, what);
-  }
-  if (error) std::rethrow_exception(error);
-}
 
 void write_u64_attr(Hdf5File& file, const std::string& object, const char* key, std::uint64_t value) {
   h5::Handle obj = h5::object(H5Oopen(file.id(), object.c_str(), H5P_DEFAULT));
@@ -464,6 +444,24 @@ void CheckpointGroup::barrier() const {
   if (size > 1) world->barrier();
 }
 
+void CheckpointGroup::on_rank0(const std::string& what, const std::function<void()>& fn) const {
+  std::exception_ptr error;
+  if (rank == 0) {
+    try {
+      fn();
+    } catch (...) {
+      error = std::current_exception();
+    }
+  }
+  if (size > 1) {
+    Tensor status = Tensor::empty({1}, DType::I32);
+    status.data<std::int32_t>()[0] = error ? 1 : 0;
+    world->broadcast(status, 0);
+    if (rank != 0 && status.data<std::int32_t>()[0] != 0) fail("rank {}: rank 0 failed {}; its log says why", rank, what);
+  }
+  if (error) std::rethrow_exception(error);
+}
+
 void write_checkpoint_file(const std::string& path, const CheckpointState& mine, const CheckpointGroup& group) {
   POUCH_CHECK(group.size == 1 || group.world != nullptr, "a checkpoint group of {} ranks needs the world communicator",
               group.size);
@@ -515,7 +513,7 @@ void write_checkpoint_file(const std::string& path, const CheckpointState& mine,
   // except those it wrote whole from its own memory (hashed while writing:
   // the same bytes, without reading the file back; a world of one writes
   // every dataset so). The publish protocol's verify still re-reads the file.
-  on_rank0(group, fmt::format("to finish checkpoint '{}'", path), [&] {
+  group.on_rank0(fmt::format("to finish checkpoint '{}'", path), [&] {
     Hdf5File file = Hdf5File::open_for_update(path);
     const CheckpointMeta& m = mine.meta;
     file.set_attr_i64("/meta", "format_version", kCheckpointFormatVersion);

@@ -21,6 +21,7 @@
 // selects the hyperslabs of the ShardSpec it asks for, which need not be the
 // writer's: a file written at tp=2 loads at tp=1 or tp=4.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -86,6 +87,10 @@ struct CheckpointGroup {
   static CheckpointGroup single() { return {}; }
   static CheckpointGroup of(const ParallelContext& ctx);
   void barrier() const;  // no-op for a world of one
+  // Runs `fn` on world rank 0 only; the other ranks learn whether it
+  // succeeded (a broadcast, which also orders everything after it behind rank
+  // 0's work) and throw, naming `what`, if it did not.
+  void on_rank0(const std::string& what, const std::function<void()>& fn) const;
 };
 
 // Collective over the group's world: creates `path` (replacing it), writes
