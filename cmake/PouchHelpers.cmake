@@ -102,5 +102,8 @@ function(pouch_add_mpi_test name)
   else()
     add_test(NAME ${name} COMMAND ${cmd} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   endif()
-  set_tests_properties(${name} PROPERTIES LABELS "mpi;${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT} PROCESSORS ${ARG_NP})
+  # RESOURCE_LOCK: two mpiruns starting at once can race on Open MPI's per-user
+  # session directory ("mkdir ... File exists"); run them one at a time.
+  set_tests_properties(${name} PROPERTIES LABELS "mpi;${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT} PROCESSORS ${ARG_NP}
+                                          RESOURCE_LOCK mpirun)
 endfunction()
