@@ -53,6 +53,26 @@ float* opt_f32(const Tensor& t, const char* op, const char* name) {
   return t.f32();
 }
 
+// The checks every vocab-parallel cross-entropy step shares; targets and
+// stats are checked when given. Returns logits as a matrix.
+Mat require_vocab_parallel_ce(const char* op, const Tensor& logits, const Tensor& row_max, long valid,
+                              const Tensor* targets, const Tensor* stats) {
+  require(logits, op, "logits");
+  require(row_max, op, "row_max");
+  const Mat ml = as_mat(logits, op, "logits");
+  POUCH_CHECK(valid >= 0 && valid <= ml.cols, "{}: valid {} outside [0, {}]", op, valid, ml.cols);
+  require_numel(row_max, ml.rows, op, "row_max", logits, "logits");
+  if (targets) {
+    require(*targets, op, "targets", DType::I32);
+    require_numel(*targets, ml.rows, op, "targets", logits, "logits");
+  }
+  if (stats) {
+    require(*stats, op, "stats");
+    require_numel(*stats, 2 * ml.rows, op, "stats", logits, "logits");
+  }
+  return ml;
+}
+
 }  // namespace
 
 Tensor CpuBackend::empty(Shape shape, DType dtype) { return Tensor::empty(std::move(shape), dtype, Device::CPU); }
@@ -303,27 +323,13 @@ void CpuBackend::cross_entropy_forward_backward(const Tensor& losses, const Tens
 }
 
 void CpuBackend::vocab_parallel_ce_max(const Tensor& row_max, const Tensor& logits, long valid) {
-  constexpr const char* op = "vocab_parallel_ce_max";
-  require(logits, op, "logits");
-  require(row_max, op, "row_max");
-  const Mat ml = as_mat(logits, op, "logits");
-  POUCH_CHECK(valid >= 0 && valid <= ml.cols, "{}: valid {} outside [0, {}]", op, valid, ml.cols);
-  require_numel(row_max, ml.rows, op, "row_max", logits, "logits");
+  const Mat ml = require_vocab_parallel_ce("vocab_parallel_ce_max", logits, row_max, valid, nullptr, nullptr);
   cpu::vocab_parallel_ce_max(row_max.f32(), logits.f32(), ml.rows, ml.cols, valid);
 }
 
 void CpuBackend::vocab_parallel_ce_stats(const Tensor& stats, const Tensor& logits, const Tensor& row_max,
                                          const Tensor& targets, long vocab_start, long valid) {
-  constexpr const char* op = "vocab_parallel_ce_stats";
-  require(logits, op, "logits");
-  require(row_max, op, "row_max");
-  require(stats, op, "stats");
-  require(targets, op, "targets", DType::I32);
-  const Mat ml = as_mat(logits, op, "logits");
-  POUCH_CHECK(valid >= 0 && valid <= ml.cols, "{}: valid {} outside [0, {}]", op, valid, ml.cols);
-  require_numel(row_max, ml.rows, op, "row_max", logits, "logits");
-  require_numel(targets, ml.rows, op, "targets", logits, "logits");
-  require_numel(stats, 2 * ml.rows, op, "stats", logits, "logits");
+  const Mat ml = require_vocab_parallel_ce("vocab_parallel_ce_stats", logits, row_max, valid, &targets, &stats);
   cpu::vocab_parallel_ce_stats(stats.f32(), stats.f32() + ml.rows, logits.f32(), row_max.f32(), targets.i32(), ml.rows,
                                ml.cols, valid, vocab_start);
 }
@@ -332,15 +338,7 @@ void CpuBackend::vocab_parallel_ce_finish(const Tensor& losses, const Tensor& dl
                                           const Tensor& row_max, const Tensor& stats, const Tensor& targets,
                                           long vocab_start, long valid, float grad_scale) {
   constexpr const char* op = "vocab_parallel_ce_finish";
-  require(logits, op, "logits");
-  require(row_max, op, "row_max");
-  require(stats, op, "stats");
-  require(targets, op, "targets", DType::I32);
-  const Mat ml = as_mat(logits, op, "logits");
-  POUCH_CHECK(valid >= 0 && valid <= ml.cols, "{}: valid {} outside [0, {}]", op, valid, ml.cols);
-  require_numel(row_max, ml.rows, op, "row_max", logits, "logits");
-  require_numel(targets, ml.rows, op, "targets", logits, "logits");
-  require_numel(stats, 2 * ml.rows, op, "stats", logits, "logits");
+  const Mat ml = require_vocab_parallel_ce(op, logits, row_max, valid, &targets, &stats);
   float* pl = opt_f32(losses, op, "losses");
   float* pd = opt_f32(dlogits, op, "dlogits");
   if (pl != nullptr) require_numel(losses, ml.rows, op, "losses", logits, "logits");
