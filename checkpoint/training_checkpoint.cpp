@@ -338,12 +338,20 @@ std::uint64_t dataset_xxh64(const Hdf5File& file, const std::string& name) {
   return XXH64_digest(state.get());
 }
 
-void collect_datasets(const Hdf5File& file, const std::string& group, std::vector<std::string>& out) {
+// A checkpoint nests at most /optim/<name>/m (depth 3). A damaged file can
+// hold a group that links to itself (found by fuzzing: unbounded recursion),
+// so the walk refuses anything deeper than this.
+constexpr int kMaxGroupDepth = 8;
+
+void collect_datasets(const Hdf5File& file, const std::string& group, std::vector<std::string>& out, int depth = 0) {
+  if (depth > kMaxGroupDepth)
+    fail("{}: groups nest deeper than {} levels at '{}' (a checkpoint has 3): the file is damaged", file.path(),
+         kMaxGroupDepth, group);
   for (const auto& child : file.children(group)) {
     std::string path = group == "/" ? "/" + child : group + "/" + child;
     switch (file.kind(path)) {
       case Hdf5Kind::Group:
-        collect_datasets(file, path, out);
+        collect_datasets(file, path, out, depth + 1);
         break;
       case Hdf5Kind::Dataset:
         out.push_back(path);

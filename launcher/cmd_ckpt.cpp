@@ -65,11 +65,14 @@ std::string human_bytes(double b) {
   return fmt::format("{:.1f} {}", b, units[u]);
 }
 
-void walk(const Hdf5File& f, const std::string& group, const std::function<void(const std::string&)>& on_dataset) {
+// Depth-bounded: a damaged file can hold a group that links to itself.
+void walk(const Hdf5File& f, const std::string& group, const std::function<void(const std::string&)>& on_dataset,
+          int depth = 0) {
+  if (depth > 8) fail("{}: groups nest deeper than 8 levels at '{}': the file is damaged", f.path(), group);
   for (const auto& child : f.children(group)) {
     const std::string path = (group == "/" ? "" : group) + "/" + child;
     if (f.kind(path) == Hdf5Kind::Group) {
-      walk(f, path, on_dataset);
+      walk(f, path, on_dataset, depth + 1);
     } else if (f.kind(path) == Hdf5Kind::Dataset) {
       on_dataset(path);
     }

@@ -71,6 +71,21 @@ TEST(FuzzRegressions, DatasetDeclaringMoreThanTheFileHoldsIsAnError) {
   EXPECT_NE(e.find("/data/huge"), std::string::npos) << e;
 }
 
+// A group linking to itself (a hard link to an ancestor) made the checkpoint
+// walk recurse until the stack overflowed.
+TEST(FuzzRegressions, GroupLinkingToItselfIsAnError) {
+  TempDir dir;
+  std::string path = dir.file("state.h5");
+  write_checkpoint_file(path, testing::fixture_state(0, 0, 1, 3), CheckpointGroup::single());
+  {
+    Hdf5File file = Hdf5File::open_for_update(path);
+    ASSERT_GE(H5Lcreate_hard(file.id(), "/data", file.id(), "/data/loop", H5P_DEFAULT, H5P_DEFAULT), 0);
+  }
+  const std::string e = error_of([&] { verify_checkpoint_file(path); });
+  EXPECT_NE(e.find("nest deeper"), std::string::npos) << e;
+  EXPECT_NE(e.find(path), std::string::npos) << e;
+}
+
 TEST(FuzzRegressions, WeightsDatasetDeclaringMoreThanTheFileHoldsIsAnError) {
   TempDir dir;
   std::string path = dir.file("weights.h5");
