@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "checkpoint/hdf5_file.h"
 #include "checkpoint/hdf5_handle.h"
@@ -38,6 +39,40 @@ std::string cause() {
 
 bool valid_name(const std::string& name) {
   return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos;
+}
+
+// The '/'-separated parts of a /phase tensor's name, each a valid_name.
+std::vector<std::string> phase_name_parts(const std::string& name) {
+  std::vector<std::string> parts;
+  for (std::size_t start = 0;;) {
+    const std::size_t slash = name.find('/', start);
+    parts.push_back(name.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return parts;
+}
+
+bool valid_phase_name(const std::string& name) {
+  const auto parts = phase_name_parts(name);
+  return static_cast<int>(parts.size()) <= kMaxPhaseNameParts &&
+         std::all_of(parts.begin(), parts.end(), [](const std::string& p) { return valid_name(p); });
+}
+
+// Phase names must not collide as HDF5 links: no duplicate, and no name that
+// is a group on another's path ("a" and "a/b").
+void check_phase_names(const std::vector<ShardedTensor>& phase) {
+  std::set<std::string> names;
+  for (const auto& t : phase) {
+    POUCH_CHECK(valid_phase_name(t.name),
+                "'{}' cannot be a /phase tensor name (1 to {} '/'-separated parts, none empty, '.' or '..')", t.name,
+                kMaxPhaseNameParts);
+    POUCH_CHECK(names.insert(t.name).second, "phase tensor '{}' listed twice", t.name);
+  }
+  for (const auto& t : phase)
+    for (std::size_t slash = t.name.find('/'); slash != std::string::npos; slash = t.name.find('/', slash + 1))
+      POUCH_CHECK(names.count(t.name.substr(0, slash)) == 0, "phase tensor '{}' would be a group on the path of '{}'",
+                  t.name.substr(0, slash), t.name);
 }
 
 // One block of a hyperslab selection: the same block in the file (full
@@ -248,8 +283,10 @@ std::uint64_t structure_digest(const CheckpointState& s) {
   tensors("model", s.model);
   tensors("m", s.optim_m);
   tensors("v", s.optim_v);
+  tensors("phase", s.phase);
   for (const auto& [k, v] : s.rng_per_rank) text += fmt::format("|rng {}:{}", k, v.size());
   for (const auto& [k, v] : s.data_per_rank) text += fmt::format("|data {}:{}", k, v.size());
+  for (const auto& [k, v] : s.f64_per_rank) text += fmt::format("|f64 {}:{}", k, v.size());
   return XXH64(text.data(), text.size(), 0);
 }
 
@@ -272,8 +309,8 @@ void check_same_structure(const std::string& path, const CheckpointState& s, con
   }
   if (!same)
     fail(
-        "checkpoint '{}': the ranks disagree on what to write (tensor names or shapes, rng streams or data keys "
-        "and their lengths differ); every rank must pass the same structure",
+        "checkpoint '{}': the ranks disagree on what to write (tensor names or shapes, phase tensors, rng streams "
+        "or data keys and their lengths differ); every rank must pass the same structure",
         path);
 }
 
@@ -338,15 +375,17 @@ std::uint64_t dataset_xxh64(const Hdf5File& file, const std::string& name) {
   return XXH64_digest(state.get());
 }
 
-// A checkpoint nests at most /optim/<name>/m (depth 3). A damaged file can
-// hold a group that links to itself (found by fuzzing: unbounded recursion),
-// so the walk refuses anything deeper than this.
+// A checkpoint nests at most /phase/<kMaxPhaseNameParts parts> (groups to
+// depth kMaxPhaseNameParts). A damaged file can hold a group that links to
+// itself (found by fuzzing: unbounded recursion), so the walk refuses
+// anything deeper than this.
 constexpr int kMaxGroupDepth = 8;
+static_assert(kMaxPhaseNameParts <= kMaxGroupDepth, "a valid /phase name must not look like a damaged file");
 
 void collect_datasets(const Hdf5File& file, const std::string& group, std::vector<std::string>& out, int depth = 0) {
   if (depth > kMaxGroupDepth)
-    fail("{}: groups nest deeper than {} levels at '{}' (a checkpoint has 3): the file is damaged", file.path(),
-         kMaxGroupDepth, group);
+    fail("{}: groups nest deeper than {} levels at '{}' (a checkpoint has at most {}): the file is damaged",
+         file.path(), kMaxGroupDepth, group, kMaxPhaseNameParts);
   for (const auto& child : file.children(group)) {
     std::string path = group == "/" ? "/" + child : group + "/" + child;
     switch (file.kind(path)) {
@@ -383,13 +422,22 @@ void check_format(const Hdf5File& file) {
          version, kCheckpointFormatVersion);
 }
 
-void read_sharded(const Hdf5File& file, const std::string& name, ShardedTensor& t) {
-  if (file.kind(name) != Hdf5Kind::Dataset)
+// `phase`: a /phase tensor, whose absence or shape says something else than a
+// parameter's.
+void read_sharded(const Hdf5File& file, const std::string& name, ShardedTensor& t, bool phase = false) {
+  if (file.kind(name) != Hdf5Kind::Dataset) {
+    if (phase)
+      fail("{}: dataset '{}' is missing: the checkpoint holds no such state of the phase (written by another "
+           "phase, another phase config or an older pouch); start that state afresh or resume from a checkpoint of "
+           "this phase",
+           file.path(), name);
     fail("{}: dataset '{}' is missing: the checkpoint does not hold this model's parameter", file.path(), name);
+  }
   Shape stored = file.dataset_shape(name);
   if (stored != t.full_shape)
-    fail("{}: dataset '{}' has shape {}, but the model expects {}: the checkpoint is of another model config",
-         file.path(), name, shape_str(stored), shape_str(t.full_shape));
+    fail("{}: dataset '{}' has shape {}, but the {} expects {}: the checkpoint is of another {}", file.path(), name,
+         shape_str(stored), phase ? "phase" : "model", shape_str(t.full_shape),
+         phase ? "phase config" : "model config");
   Shape local = shard_shape(t.shard, t.full_shape);
   if (!t.local.defined()) t.local = Tensor::empty(local, DType::F32);
   POUCH_CHECK(t.local.shape() == local && t.local.dtype() == DType::F32, "read target for '{}' must be f32 {}", name,
@@ -478,6 +526,8 @@ void write_checkpoint_file(const std::string& path, const CheckpointState& mine,
   for (const auto& t : mine.model) POUCH_CHECK(valid_name(t.name), "'{}' cannot be a dataset name", t.name);
   for (const auto& [k, v] : mine.rng_per_rank) POUCH_CHECK(valid_name(k), "'{}' cannot be a dataset name", k);
   for (const auto& [k, v] : mine.data_per_rank) POUCH_CHECK(valid_name(k), "'{}' cannot be a dataset name", k);
+  for (const auto& [k, v] : mine.f64_per_rank) POUCH_CHECK(valid_name(k), "'{}' cannot be a dataset name", k);
+  check_phase_names(mine.phase);
   for (const auto& [k, v] : mine.extra_attrs)
     POUCH_CHECK(std::find(kMetaKeys.begin(), kMetaKeys.end(), k) == kMetaKeys.end(),
                 "extra attribute '{}' collides with a /meta attribute", k);
@@ -501,6 +551,9 @@ void write_checkpoint_file(const std::string& path, const CheckpointState& mine,
     if (group.size == 1) writeback.emplace(path);
     Writer w{file, group, transfer_plist(group.size > 1), hashed, writeback ? &*writeback : nullptr};
     for (const char* g : {"/meta", "/model", "/optim", "/rng", "/data"}) file.create_group(g);
+    // /data_f64 and /phase only when used: files without them stay as before.
+    if (!mine.f64_per_rank.empty()) file.create_group("/data_f64");
+    if (!mine.phase.empty()) file.create_group("/phase");
     for (const auto& t : mine.model) w.write_sharded("/model/" + t.name, t);
     for (std::size_t i = 0; i < mine.optim_m.size(); ++i) {
       const auto& name = mine.model[i].name;
@@ -512,6 +565,18 @@ void write_checkpoint_file(const std::string& path, const CheckpointState& mine,
     }
     for (const auto& [k, v] : mine.rng_per_rank) w.write_rows("/rng/" + k, H5T_STD_U64LE, H5T_NATIVE_UINT64, v.size(), v.data());
     for (const auto& [k, v] : mine.data_per_rank) w.write_rows("/data/" + k, H5T_STD_I64LE, H5T_NATIVE_INT64, v.size(), v.data());
+    for (const auto& [k, v] : mine.f64_per_rank)
+      w.write_rows("/data_f64/" + k, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v.size(), v.data());
+    // Group creation is collective too: every rank creates the same groups in
+    // the same order (the structure check above made the names agree).
+    std::set<std::string> phase_groups;
+    for (const auto& t : mine.phase) {
+      for (std::size_t slash = t.name.find('/'); slash != std::string::npos; slash = t.name.find('/', slash + 1)) {
+        std::string g = "/phase/" + t.name.substr(0, slash);
+        if (phase_groups.insert(g).second) file.create_group(g);
+      }
+      w.write_sharded("/phase/" + t.name, t);
+    }
     file.close();
   }
 
@@ -602,6 +667,25 @@ void read_checkpoint_file(const Hdf5File& file, CheckpointState& mine, const Rea
   }
   read_rows(file, "/rng", options.rank, H5T_NATIVE_UINT64, mine.rng_per_rank);
   read_rows(file, "/data", options.rank, H5T_NATIVE_INT64, mine.data_per_rank);
+  read_rows(file, "/data_f64", options.rank, H5T_NATIVE_DOUBLE, mine.f64_per_rank);
+  check_phase_names(mine.phase);
+  for (auto& t : mine.phase) read_sharded(file, "/phase/" + t.name, t, true);
+}
+
+std::vector<std::pair<std::string, Shape>> list_phase_tensors(const std::string& path) {
+  return list_phase_tensors(Hdf5File::open(path));
+}
+
+std::vector<std::pair<std::string, Shape>> list_phase_tensors(const Hdf5File& file) {
+  std::vector<std::pair<std::string, Shape>> out;
+  if (file.kind("/phase") != Hdf5Kind::Group) return out;
+  std::vector<std::string> datasets;
+  collect_datasets(file, "/phase", datasets, 1);
+  for (auto& d : datasets) {
+    Shape shape = file.dataset_shape(d);
+    out.emplace_back(d.substr(std::string("/phase/").size()), std::move(shape));
+  }
+  return out;
 }
 
 }  // namespace pouch

@@ -11,6 +11,9 @@
 //   /optim/<name>/m, /v   f32, same full shape as /model/<name>
 //   /rng/<stream>         u64 [world_size, words]: row r = rank r's state
 //   /data/<key>           i64 [world_size, n]:     row r = rank r's values
+//   /data_f64/<key>       f64 [world_size, n]:     row r = rank r's values
+//   /phase/<path>         f32, full logical shape: tensors of the current
+//                         phase; <path> may nest ("ppo/ref/wte")
 //   every dataset         attr xxh64 (u64): xxHash64 (seed 0) of its data's
 //                         bytes in C order, little-endian, as stored
 //
@@ -25,6 +28,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/gpt_config.h"
@@ -50,11 +54,17 @@ struct CheckpointMeta {
   std::int64_t format_version = kCheckpointFormatVersion;  // read back from the file
 };
 
+// At most this many '/'-separated parts in a /phase tensor's name.
+inline constexpr int kMaxPhaseNameParts = 6;
+
 // A rank's piece of a full logical f32 tensor. On write `local` holds the
 // shard `shard` describes; on read `local` may be undefined (it is allocated
 // with shard_shape(shard, full_shape)) or a tensor of that shape to fill.
 struct ShardedTensor {
-  std::string name;   // dataset name under /model (and /optim/<name>/), no '/'
+  // Dataset name under /model (and /optim/<name>/): no '/'. Under /phase: a
+  // relative path of 1..kMaxPhaseNameParts parts separated by '/' (no empty,
+  // "." or ".." part), e.g. "ppo/ref/wte"; the groups on the way are created.
+  std::string name;
   Shape full_shape;
   ShardSpec shard;
   Tensor local;
@@ -68,6 +78,17 @@ struct CheckpointState {
   // must give the same keys with the same lengths (checked on write).
   std::map<std::string, std::vector<std::uint64_t>> rng_per_rank;
   std::map<std::string, std::vector<std::int64_t>> data_per_rank;
+  // key -> this rank's doubles (loss scale, KL coefficient, ...), stored as
+  // /data_f64/<key> with the same rules as data_per_rank (a separate group:
+  // readers of /data take every dataset there as i64).
+  std::map<std::string, std::vector<double>> f64_per_rank;
+  // Tensors of the current training phase (a PPO reference model and value
+  // head, LoRA adapters and their AdamW moments, an EWC Fisher, ...), stored
+  // as /phase/<name> exactly like `model`: full logical shape, the same
+  // sharding rule and checksums, read back (resharded) by the ShardSpec the
+  // reader lists. Every rank lists the same names and shapes. A reader reads
+  // only the names it lists, so one that lists none ignores /phase.
+  std::vector<ShardedTensor> phase;
   std::map<std::string, std::string> extra_attrs;  // more string attrs of /meta
   // When set, /model carries the weights-file attributes (layers, d_model,
   // ..., format "pouch-weights"), so load_weights() reads the checkpoint.
@@ -109,14 +130,21 @@ struct ReadOptions {
 
 // Not collective: each rank opens the file on its own (default driver) and
 // reads the hyperslabs of the ShardSpecs in `mine.model` (and optim_m/v when
-// given). Fills meta, optim_step, model_config (when /model has it),
-// extra_attrs, and rng/data with row `options.rank` of every stream in the
-// file; when the file has fewer rows (written by a smaller world) the stream
-// is left out of the map and the caller reseeds. A missing or damaged file, a
-// wrong format_version, a missing dataset, a shape that differs from
-// full_shape, or (verify) a checksum mismatch: pouch::Error naming the path
-// and the dataset.
+// given) and `mine.phase`. Fills meta, optim_step, model_config (when /model
+// has it), extra_attrs, and rng/data/f64 with row `options.rank` of every
+// stream in the file; when the file has fewer rows (written by a smaller
+// world) the stream is left out of the map and the caller reseeds. A missing
+// or damaged file, a wrong format_version, a missing dataset (a listed phase
+// tensor included), a shape that differs from full_shape, or (verify) a
+// checksum mismatch: pouch::Error naming the path and the dataset.
 void read_checkpoint_file(const std::string& path, CheckpointState& mine, const ReadOptions& options = {});
+
+// Names and full shapes of every tensor under /phase (names relative to
+// /phase, e.g. "ppo/ref/wte"), in the order written; empty when the file has
+// no /phase (a pretraining checkpoint, or one written before /phase existed).
+// For a phase that must decide whether to resume its own state or start it.
+std::vector<std::pair<std::string, Shape>> list_phase_tensors(const Hdf5File& file);
+std::vector<std::pair<std::string, Shape>> list_phase_tensors(const std::string& path);
 
 // Recomputes every dataset's xxh64 and compares it with its attribute; throws
 // pouch::Error naming the path and the first dataset that is missing its

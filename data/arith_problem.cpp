@@ -93,6 +93,8 @@ std::string ArithProblem::expression() const {
       return fmt::format("({}+{})*{}", a, b, c);
     case ArithOp::DiffTimes:
       return fmt::format("({}-{})*{}", a, b, c);
+    case ArithOp::Add3:
+      return fmt::format("{}+{}+{}", a, b, c);
   }
   return {};
 }
@@ -113,6 +115,8 @@ std::int64_t ArithProblem::answer() const {
       return (a + b) * c;
     case ArithOp::DiffTimes:
       return (a - b) * c;
+    case ArithOp::Add3:
+      return a + b + c;
   }
   return 0;
 }
@@ -133,6 +137,8 @@ std::vector<std::string> ArithProblem::steps() const {
       return {fmt::format("{}+{}={}", a, b, a + b), fmt::format("{}*{}={}", a + b, c, (a + b) * c)};
     case ArithOp::DiffTimes:
       return {fmt::format("{}-{}={}", a, b, a - b), fmt::format("{}*{}={}", a - b, c, (a - b) * c)};
+    case ArithOp::Add3:
+      return {fmt::format("{}+{}={}", a, b, a + b), fmt::format("{}+{}={}", a + b, c, a + b + c)};
   }
   return {};
 }
@@ -145,6 +151,8 @@ std::string_view ArithProblem::operation() const {
       return "sub";
     case ArithOp::Mul:
       return "mul";
+    case ArithOp::Add3:
+      return "add3";
     default:
       return "expr";
   }
@@ -193,8 +201,11 @@ ArithProblem random_problem(int level, RngStream& rng) {
       }
       break;
     }
+    case 6:
+      p = {ArithOp::Add3, draw(rng, 10, 99), draw(rng, 10, 99), draw(rng, 10, 99)};
+      break;
     default:
-      POUCH_CHECK(false, "task level {} outside 1..{}", level, kMaxTaskLevel);
+      POUCH_CHECK(false, "task level {} outside 1..{}", level, kMaxAnyTaskLevel);
   }
   return p;
 }
@@ -250,6 +261,8 @@ std::optional<ArithProblem> problem_from_expression(std::string_view expression)
     p = {ArithOp::Sub, t[0].value, t[2].value, 0};
   else if (matches(t, "n*n"))
     p = {ArithOp::Mul, t[0].value, t[2].value, 0};
+  else if (matches(t, "n+n+n"))
+    p = {ArithOp::Add3, t[0].value, t[2].value, t[4].value};
   else if (matches(t, "n+n*n"))
     p = {ArithOp::AddMul, t[0].value, t[2].value, t[4].value};
   else if (matches(t, "n-n*n"))

@@ -8,6 +8,8 @@
 //            a+b        a, b in 100..999
 //   level 4  a*b        a in 10..99 or 100..999, b in 2..9
 //   level 5  a+b*c  a-b*c  (a+b)*c  (a-b)*c   (small operands, see .cpp)
+//   level 6  a+b+c      a, b, c in 10..99 (continual learning only: never
+//                       drawn by pre-training, whose levels are 1..5)
 //
 // Steps are true equations "lhs=rhs". Addition, subtraction and
 // multiplication by one digit go column by column from the units:
@@ -15,6 +17,9 @@
 //   52-18   12-8=4; 5-1-1=3            (a borrow shows as 10+digit, then -1)
 //   347*6   7*6=42; 4*6+4=28; 3*6+2=20 (the carry is added in the next column)
 // Level-5 expressions show their two sub-results: 12+7*8 -> 7*8=56; 12+56=68.
+// Level 6 does the same with two sums: 37+58+12 -> 37+58=95; 95+12=107. It is
+// new as an operation (three operands) but built from skills levels 2 and 5
+// teach: two-digit sums and chaining a sub-result into a second equation.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -33,6 +38,7 @@ enum class ArithOp {
   SubMul,     // a-b*c
   SumTimes,   // (a+b)*c
   DiffTimes,  // (a-b)*c
+  Add3,       // a+b+c (level 6)
 };
 
 struct ArithProblem {
@@ -42,13 +48,18 @@ struct ArithProblem {
   std::string expression() const;  // "37+58", "(45-18)*3"
   std::int64_t answer() const;
   std::vector<std::string> steps() const;  // each "lhs=rhs"
-  // "add", "sub", "mul" or "expr" (level-5 forms).
+  // "add", "sub", "mul", "expr" (level-5 forms) or "add3" (level 6).
   std::string_view operation() const;
 };
 
+// The highest level pre-training draws (the default [data] task_max_level).
 inline constexpr int kMaxTaskLevel = 5;
+// The continual-learning level: drawn only when asked for by level.
+inline constexpr int kContinualTaskLevel = 6;
+// The highest level any generator accepts.
+inline constexpr int kMaxAnyTaskLevel = kContinualTaskLevel;
 
-// Draws a problem of `level` (1..kMaxTaskLevel) from rng.
+// Draws a problem of `level` (1..kMaxAnyTaskLevel) from rng.
 ArithProblem random_problem(int level, RngStream& rng);
 
 // Recognises an expression in one of the forms above (without its level's

@@ -12,8 +12,27 @@ namespace pouch {
 
 namespace {
 
-void check_level(int level, const char* what) {
-  if (level < 1 || level > kMaxTaskLevel) fail("built-in task: {} {} is outside 1..{}", what, level, kMaxTaskLevel);
+// Pre-training's range (1..5) or, with `highest` = kMaxAnyTaskLevel, every level.
+void check_level(int level, const char* what, int highest = kMaxTaskLevel) {
+  if (level < 1 || level > highest) {
+    if (level == kContinualTaskLevel)
+      fail(
+          "built-in task: {} {} is outside 1..{}: level {} is the continual-learning level, which only the "
+          "level-range builders (build_training_corpus_in_levels, training_sample_of_level) draw",
+          what, level, highest, kContinualTaskLevel);
+    fail("built-in task: {} {} is outside 1..{}", what, level, highest);
+  }
+}
+
+void check_level_range(int min_level, int max_level) {
+  check_level(min_level, "min level", kMaxAnyTaskLevel);
+  check_level(max_level, "max level", kMaxAnyTaskLevel);
+  if (min_level > max_level) fail("built-in task: min level {} is above max level {}", min_level, max_level);
+}
+
+void check_corrupt_fraction(double corrupt_fraction) {
+  if (!(corrupt_fraction >= 0.0 && corrupt_fraction <= 1.0))
+    fail("built-in task: corrupt fraction {} is outside [0, 1]", corrupt_fraction);
 }
 
 // A problem of `level` that is (held_out = true) or is not held out.
@@ -48,28 +67,10 @@ void append(TaskCorpus& corpus, const CharTokenizer& tok, const std::string& tex
   corpus.samples.push_back(std::move(meta));
 }
 
-}  // namespace
-
-bool is_held_out(std::string_view expression) { return mix64(fnv1a64(expression)) % 100 < kHeldOutPercent; }
-
-std::string_view task_source(int level) { return level <= 2 ? "simple" : "complex"; }
-
-std::string task_prompt(std::string_view expression) { return fmt::format("Q: {}=", expression); }
-
-std::string render_sample(std::string_view expression, const std::vector<std::string>& steps, std::string_view answer) {
-  // Joined by hand: fmt::join trips GCC 12's -Wstringop-overflow inside fmt 9.
-  std::string joined;
-  for (std::size_t i = 0; i < steps.size(); ++i) {
-    if (i) joined += "; ";
-    joined += steps[i];
-  }
-  return fmt::format("Q: {}= <think>{}</think> <ans>{}</ans>\n", expression, joined, answer);
-}
-
-TaskSample training_sample(std::int64_t index, int max_level, double corrupt_fraction, std::uint64_t seed) {
-  RngStream rng(seed, derive_stream("task.train", static_cast<std::uint64_t>(index)));
+// The rest of a training sample once its level is drawn: problem, corruption, quality.
+TaskSample sample_of_level(std::int32_t level, double corrupt_fraction, RngStream& rng) {
   TaskSample s;
-  s.level = static_cast<std::int32_t>(1 + rng.below(static_cast<std::uint64_t>(max_level)));
+  s.level = level;
   s.problem = draw_problem(s.level, /*held_out=*/false, rng);
   s.source = std::string(task_source(s.level));
   auto steps = s.problem.steps();
@@ -92,17 +93,67 @@ TaskSample training_sample(std::int64_t index, int max_level, double corrupt_fra
   return s;
 }
 
+}  // namespace
+
+bool is_held_out(std::string_view expression) { return mix64(fnv1a64(expression)) % 100 < kHeldOutPercent; }
+
+std::string_view task_source(int level) {
+  if (level == kContinualTaskLevel) return "new";
+  return level <= 2 ? "simple" : "complex";
+}
+
+std::string task_prompt(std::string_view expression) { return fmt::format("Q: {}=", expression); }
+
+std::string render_sample(std::string_view expression, const std::vector<std::string>& steps, std::string_view answer) {
+  // Joined by hand: fmt::join trips GCC 12's -Wstringop-overflow inside fmt 9.
+  std::string joined;
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    if (i) joined += "; ";
+    joined += steps[i];
+  }
+  return fmt::format("Q: {}= <think>{}</think> <ans>{}</ans>\n", expression, joined, answer);
+}
+
+TaskSample training_sample(std::int64_t index, int max_level, double corrupt_fraction, std::uint64_t seed) {
+  check_level(max_level, "max level");
+  return training_sample_in_levels(index, 1, max_level, corrupt_fraction, seed);
+}
+
+TaskSample training_sample_in_levels(std::int64_t index, int min_level, int max_level, double corrupt_fraction,
+                                     std::uint64_t seed) {
+  check_level_range(min_level, max_level);
+  check_corrupt_fraction(corrupt_fraction);
+  RngStream rng(seed, derive_stream("task.train", static_cast<std::uint64_t>(index)));
+  // With min_level = 1 this is the draw the generator always made (1 + below(max_level)):
+  // pre-training streams stay byte-identical.
+  const auto level = static_cast<std::int32_t>(
+      min_level + static_cast<int>(rng.below(static_cast<std::uint64_t>(max_level - min_level + 1))));
+  return sample_of_level(level, corrupt_fraction, rng);
+}
+
+TaskSample training_sample_of_level(std::int64_t index, int level, double corrupt_fraction, std::uint64_t seed) {
+  check_level(level, "level", kMaxAnyTaskLevel);
+  check_corrupt_fraction(corrupt_fraction);
+  RngStream rng(seed, derive_stream(fmt::format("task.train.level{}", level), static_cast<std::uint64_t>(index)));
+  return sample_of_level(level, corrupt_fraction, rng);
+}
+
 TaskCorpus build_training_corpus(std::int64_t n_samples, int max_level, double corrupt_fraction, std::uint64_t seed) {
   check_level(max_level, "max level");
-  if (!(corrupt_fraction >= 0.0 && corrupt_fraction <= 1.0))
-    fail("built-in task: corrupt fraction {} is outside [0, 1]", corrupt_fraction);
+  return build_training_corpus_in_levels(n_samples, 1, max_level, corrupt_fraction, seed);
+}
+
+TaskCorpus build_training_corpus_in_levels(std::int64_t n_samples, int min_level, int max_level,
+                                           double corrupt_fraction, std::uint64_t seed) {
+  check_level_range(min_level, max_level);
+  check_corrupt_fraction(corrupt_fraction);
   if (n_samples < 0) fail("built-in task: negative sample count {}", n_samples);
   const CharTokenizer tok = CharTokenizer::reasoning();
   TaskCorpus corpus;
   corpus.samples.reserve(static_cast<std::size_t>(n_samples));
   corpus.tokens.reserve(static_cast<std::size_t>(n_samples) * 56);
   for (std::int64_t i = 0; i < n_samples; ++i) {
-    TaskSample s = training_sample(i, max_level, corrupt_fraction, seed);
+    TaskSample s = training_sample_in_levels(i, min_level, max_level, corrupt_fraction, seed);
     append(corpus, tok, s.text, s.level, std::move(s.source), s.quality, s.corrupted());
   }
   return corpus;
@@ -110,12 +161,18 @@ TaskCorpus build_training_corpus(std::int64_t n_samples, int max_level, double c
 
 TaskCorpus build_held_out_corpus(std::int64_t n_samples, int max_level, std::uint64_t seed) {
   check_level(max_level, "max level");
+  return build_held_out_corpus_in_levels(n_samples, 1, max_level, seed);
+}
+
+TaskCorpus build_held_out_corpus_in_levels(std::int64_t n_samples, int min_level, int max_level, std::uint64_t seed) {
+  check_level_range(min_level, max_level);
   if (n_samples < 0) fail("built-in task: negative sample count {}", n_samples);
   const CharTokenizer tok = CharTokenizer::reasoning();
   TaskCorpus corpus;
   for (std::int64_t i = 0; i < n_samples; ++i) {
     RngStream rng(seed, derive_stream("task.heldout_corpus", static_cast<std::uint64_t>(i)));
-    auto level = static_cast<std::int32_t>(1 + rng.below(static_cast<std::uint64_t>(max_level)));
+    const auto level = static_cast<std::int32_t>(
+        min_level + static_cast<int>(rng.below(static_cast<std::uint64_t>(max_level - min_level + 1))));
     ArithProblem p = draw_problem(level, /*held_out=*/true, rng);
     append(corpus, tok, render_sample(p.expression(), p.steps(), std::to_string(p.answer())), level,
            std::string(task_source(level)), 10.0f, false);
@@ -124,7 +181,7 @@ TaskCorpus build_held_out_corpus(std::int64_t n_samples, int max_level, std::uin
 }
 
 std::vector<HeldOutProblem> held_out_problems(int level, std::int64_t count, std::uint64_t seed) {
-  check_level(level, "level");
+  check_level(level, "level", kMaxAnyTaskLevel);
   if (count < 0) fail("built-in task: negative problem count {}", count);
   // Stop looking for new problems after this many draws in a row found none:
   // the level's held-out pool is exhausted (only level 1 is that small).

@@ -32,9 +32,11 @@ std::optional<std::int64_t> evaluate_expression(std::string_view expression);
 
 struct SampleCheck {
   bool well_formed = false;
-  bool answer_correct = false;   // the answer is the question's value
-  bool steps_true = false;       // every step is a true equation
-  bool steps_canonical = false;  // the steps are exactly the task's worked steps for the question
+  bool answer_correct = false;  // the answer is the question's value
+  bool steps_true = false;      // every step is a true equation
+  // The steps are exactly the task's worked steps for the question: its form
+  // (levels 1..6, a+b+c included) is read back by problem_from_expression.
+  bool steps_canonical = false;
   // A sample a clean generator would write.
   bool ok() const { return well_formed && answer_correct && steps_true && steps_canonical; }
 };

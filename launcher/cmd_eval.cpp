@@ -76,7 +76,7 @@ int run_eval_command(const std::vector<std::string>& args) {
   if (task != nullptr) {
     const int max_level = vm["max-level"].as<int>();
     if (max_level < 1 || max_level > 5) fail("--max-level must be in 1..5");
-    const auto levels = evaluate_task_accuracy(model, *task, max_level, vm["per-level"].as<std::int64_t>(),
+    const auto levels = evaluate_task_accuracy(model, *task, 1, max_level, vm["per-level"].as<std::int64_t>(),
                                                vm["seed"].as<std::uint64_t>());
     std::printf("held-out exact-answer accuracy by difficulty level:\n");
     for (const auto& l : levels)

@@ -23,9 +23,12 @@ namespace {
 
 constexpr const char* kTrainUsage = R"(usage: pouch train [--config FILE]... [--section.key=value]... [options]
 
-Trains a GPT. With no arguments: the built-in model r1-tiny on the built-in
-reasoning task (configs/r1-tiny.ini, compiled in), a few minutes on 2 cores,
-ending with held-out exact-answer accuracy per difficulty level.
+Trains a GPT through the schedule of phases in its config ([phase.N]
+sections: pretrain with a curriculum, ppo/grpo alignment, continual learning
+published for `pouch serve --watch`; see the phase keys below). With no
+arguments: the built-in model r1-tiny on the built-in reasoning task
+(configs/r1-tiny.ini, compiled in) through every phase, a few minutes on 2
+cores, reporting what each phase did in numbers.
 
 Config: INI files (--config; later files and then command-line overrides
 win). Without --config the built-in r1-tiny config is the base. Any key can
@@ -55,7 +58,10 @@ int run_train_command(const std::vector<std::string>& args) {
       "print-config", "print the resolved config as INI and exit")(
       "resume", po::value<std::string>(),
       "continue from a checkpoint: 'auto' = the newest complete one in the run's checkpoint directory (fresh if "
-      "none), or a step-N directory / its state.h5");
+      "none), or a step-N directory / its state.h5")(
+      "phases", po::value<std::string>(),
+      "run only these phases of the schedule, consecutive: '2,3', '2-3' or '1'; a later phase starts from the "
+      "checkpoint the phase before it ended with (or --resume / train.init_from)");
   const SplitArgs split = split_config_overrides(args);
   const po::variables_map vm = parse_options(split.own, opts);
   if (vm.count("help")) {
@@ -83,6 +89,12 @@ int run_train_command(const std::vector<std::string>& args) {
   install_stop_signal_handlers();
   TrainStart start;
   if (vm.count("resume")) start.resume = vm["resume"].as<std::string>();
+  if (vm.count("phases")) {
+    const auto range = parse_phase_range(vm["phases"].as<std::string>(),
+                                         static_cast<std::int64_t>(schedule_of(cfg).size()));
+    start.first_phase = range.first;
+    start.last_phase = range.second;
+  }
   ParallelOptions popts;
   popts.tp = static_cast<int>(cfg.parallel.tp);
   popts.dp = static_cast<int>(cfg.parallel.dp);
@@ -116,9 +128,11 @@ int run_train_command(const std::vector<std::string>& args) {
     throw;
   }
   if (report.already_finished) {
+    std::int64_t total_steps = 0;
+    for (const auto& phase : schedule_of(cfg)) total_steps += phase.steps;
     if (ctx->is_root())
       std::printf("the run already finished: %s holds step %lld of %lld; nothing to do\n", report.resumed_from.c_str(),
-                  static_cast<long long>(report.steps), static_cast<long long>(cfg.train.steps));
+                  static_cast<long long>(report.steps), static_cast<long long>(total_steps));
     return 0;
   }
   if (report.stopped_by_signal != 0) {
@@ -146,6 +160,13 @@ int run_train_command(const std::vector<std::string>& args) {
     }
     std::printf("  overall: %5.1f%% -> %5.1f%%\n", 100.0 * overall_accuracy(first.levels),
                 100.0 * overall_accuracy(last.levels));
+  }
+  if (report.phases.size() > 1) {
+    std::printf("phases:\n");
+    for (const auto& p : report.phases)
+      std::printf("  phase %lld (%s): steps %lld..%lld, %.1f s, final loss %.4f\n", static_cast<long long>(p.index),
+                  p.kind.c_str(), static_cast<long long>(p.first_step + 1), static_cast<long long>(p.last_step),
+                  p.seconds, p.final_loss);
   }
   std::printf("weights: %s\nmetrics: %s\n", report.weights_path.c_str(), report.metrics_path.c_str());
   return 0;

@@ -15,6 +15,8 @@
 #include <type_traits>
 #include <variant>
 
+#include "launcher/config_field.h"
+#include "launcher/phase_keys.h"
 #include "runtime/error.h"
 
 namespace po = boost::program_options;
@@ -25,11 +27,7 @@ namespace {
 
 // ---- the key table ----------------------------------------------------------
 
-// A key's field, reached through an accessor so nested structs need no
-// member-pointer chains; the alternative also fixes the value's type.
-using Field = std::variant<std::int64_t& (*)(RunConfig&), std::uint64_t& (*)(RunConfig&), float& (*)(RunConfig&),
-                           double& (*)(RunConfig&), bool& (*)(RunConfig&), std::string& (*)(RunConfig&),
-                           LrSchedule& (*)(RunConfig&)>;
+using Field = ConfigField<RunConfig>;
 
 struct KeySpec {
   std::string_view name;
@@ -38,8 +36,7 @@ struct KeySpec {
 };
 
 // A capture-less lambda, so it converts to the Field alternative of its type.
-#define POUCH_FIELD(member) \
-  [](RunConfig & c) -> auto& { return c.member; }
+#define POUCH_FIELD(member) POUCH_FIELD_OF(RunConfig, member)
 
 const std::vector<KeySpec>& key_specs() {
   static const std::vector<KeySpec> specs = {
@@ -126,105 +123,6 @@ const KeySpec* find_key(std::string_view name) {
   return nullptr;
 }
 
-template <typename T>
-struct TypeOf;
-template <typename T>
-struct TypeOf<T& (*)(RunConfig&)> {
-  using type = T;
-};
-
-std::string type_name(const Field& field) {
-  return std::visit(
-      [](auto get) -> std::string {
-        using T = typename TypeOf<decltype(get)>::type;
-        if constexpr (std::is_same_v<T, std::int64_t>) return "int";
-        if constexpr (std::is_same_v<T, std::uint64_t>) return "uint";
-        if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) return "float";
-        if constexpr (std::is_same_v<T, bool>) return "bool";
-        if constexpr (std::is_same_v<T, std::string>) return "string";
-        if constexpr (std::is_same_v<T, LrSchedule>) return "constant|cosine";
-      },
-      field);
-}
-
-// ---- values -------------------------------------------------------------------
-
-std::string format_value(const Field& field, const RunConfig& config) {
-  // The accessors take a mutable RunConfig only so one table serves reading
-  // and writing; this path only reads.
-  RunConfig& c = const_cast<RunConfig&>(config);
-  return std::visit(
-      [&](auto get) -> std::string {
-        const auto& v = get(c);
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, bool>)
-          return v ? "true" : "false";
-        else if constexpr (std::is_same_v<T, LrSchedule>)
-          return v == LrSchedule::Constant ? "constant" : "cosine";
-        else
-          return fmt::format("{}", v);  // floats: shortest text that reads back to the same value
-      },
-      field);
-}
-
-template <typename T>
-bool parse_number(std::string_view text, T& out) {
-  if (!text.empty() && text[0] == '+') text.remove_prefix(1);
-  if (text.empty()) return false;
-  if constexpr (std::is_unsigned_v<T>) {
-    if (text[0] == '-') return false;  // from_chars would not wrap, but say "no" plainly
-  }
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  if (ec != std::errc() || end != text.data() + text.size()) return false;
-  if constexpr (std::is_floating_point_v<T>) return std::isfinite(out);
-  return true;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char ch) { return std::tolower(ch); });
-  return out;
-}
-
-// Sets the field from text; returns what was expected when the text does not
-// parse, or "" on success.
-std::string assign_value(const Field& field, RunConfig& config, const std::string& text) {
-  return std::visit(
-      [&](auto get) -> std::string {
-        auto& v = get(config);
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::string>) {
-          v = text;
-          return "";
-        } else if constexpr (std::is_same_v<T, bool>) {
-          std::string t = lower(text);
-          if (t == "true" || t == "1" || t == "yes" || t == "on")
-            v = true;
-          else if (t == "false" || t == "0" || t == "no" || t == "off")
-            v = false;
-          else
-            return "expected true or false";
-          return "";
-        } else if constexpr (std::is_same_v<T, LrSchedule>) {
-          std::string t = lower(text);
-          if (t == "constant")
-            v = LrSchedule::Constant;
-          else if (t == "cosine")
-            v = LrSchedule::Cosine;
-          else
-            return "expected constant or cosine";
-          return "";
-        } else if constexpr (std::is_same_v<T, std::uint64_t>) {
-          return parse_number(text, v) ? "" : "expected a non-negative integer";
-        } else if constexpr (std::is_integral_v<T>) {
-          return parse_number(text, v) ? "" : "expected an integer";
-        } else {
-          return parse_number(text, v) ? "" : "expected a finite number such as 0.001 or 1e-3";
-        }
-      },
-      field);
-}
-
 // ---- suggestions for unknown keys ------------------------------------------------
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -293,7 +191,7 @@ po::options_description make_description() {
   for (const auto& spec : key_specs()) {
     std::string name(spec.name);
     auto* semantic = po::value<std::string>();
-    if (std::holds_alternative<bool& (*)(RunConfig&)>(spec.field)) semantic->implicit_value("true");
+    if (field_is_bool(spec.field)) semantic->implicit_value("true");
     desc.add_options()(name.c_str(), semantic, std::string(spec.help).c_str());
   }
   return desc;
@@ -355,15 +253,158 @@ void apply_option(RunConfig& config, Origins& origins, std::set<std::string>& se
   }
   const KeySpec* spec = find_key(name);
   POUCH_CHECK(spec != nullptr, "Boost accepted unregistered key {}", name);
-  std::string expected = assign_value(spec->field, config, value);
+  std::string expected = assign_field(spec->field, config, value);
   if (!expected.empty()) fail("{}: {} = '{}': {}", where, name, value, expected);
   origins[name] = where;
+}
+
+// ---- [phase.N] sections --------------------------------------------------------
+//
+// Boost never sees them: which keys a phase accepts depends on its kind, so
+// they are read here (same line rules) and checked against the kind once
+// every layer is applied.
+
+constexpr std::string_view kPhaseSectionHelp =
+    "phase sections are [phase.1], [phase.2], ... (consecutive, run in order)";
+
+// "phase.12" -> 12; 0 when `section` is not a phase section; an error for a
+// malformed one such as "phase" or "phase.x".
+std::int64_t phase_section_index(std::string_view section, const std::string& where) {
+  if (section != "phase" && !section.starts_with("phase.")) return 0;
+  std::int64_t index = 0;
+  const std::string_view digits = section.size() > 6 ? section.substr(6) : std::string_view();
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || index <= 0 || index > 64)
+    fail("{}: [{}] is not a phase section: {}", where, section, kPhaseSectionHelp);
+  return index;
+}
+
+PhaseConfig& phase_slot(RunConfig& config, std::int64_t index) {
+  for (auto& p : config.phases)
+    if (p.index == index) return p;
+  PhaseConfig p;
+  p.index = index;
+  config.phases.push_back(p);
+  std::sort(config.phases.begin(), config.phases.end(),
+            [](const PhaseConfig& a, const PhaseConfig& b) { return a.index < b.index; });
+  for (auto& q : config.phases)
+    if (q.index == index) return q;
+  POUCH_CHECK(false, "phase {} vanished", index);
+  return config.phases.front();
+}
+
+std::string phase_key_names() {
+  std::string out = "kind";
+  for (const auto& spec : phase_key_specs()) out += fmt::format(" {}", spec.key);
+  return out;
+}
+
+// Sets phase.<index>.<key> = value (`where` for messages).
+void apply_phase_option(RunConfig& config, Origins& origins, std::set<std::string>& seen, std::int64_t index,
+                        const std::string& key, const std::string& value, const std::string& where) {
+  const std::string name = fmt::format("phase.{}.{}", index, key);
+  if (!seen.insert(name).second) {
+    if (where == kCommandLine) fail("{}: --{} is given twice: keep one", where, name);
+    fail("{}: {} is set twice (at {} and {}): keep one", where, name, origins[name], where);
+  }
+  PhaseConfig& phase = phase_slot(config, index);
+  if (key == "kind") {
+    try {
+      phase.kind = parse_phase_kind(value, name);
+    } catch (const Error& e) {
+      fail("{}: {}", where, e.what());
+    }
+  } else {
+    const PhaseKeySpec* spec = find_phase_key(key);
+    if (spec == nullptr) {
+      std::string hint;
+      for (const auto& s : phase_key_specs())
+        if (edit_distance(key, s.key) <= std::max<std::size_t>(2, key.size() / 3)) {
+          hint = fmt::format(" (did you mean '{}'?)", s.key);
+          break;
+        }
+      fail("{}: unknown phase key '{}'{}; the keys of a [phase.N] section are: {}", where, name, hint,
+           phase_key_names());
+    }
+    const std::string expected = assign_field(spec->field, phase, value);
+    if (!expected.empty()) fail("{}: {} = '{}': {}", where, name, value, expected);
+  }
+  origins[name] = where;
+}
+
+// Moves the lines of [phase.N] sections out of `source` (blanking them, so
+// Boost's line count is unchanged) and applies them.
+void apply_phase_sections(RunConfig& config, Origins& origins, ConfigText& source) {
+  std::istringstream in(source.text);
+  std::string rest, section;
+  std::int64_t index = 0;
+  int number = 0;
+  std::set<std::string> seen;
+  for (std::string raw; std::getline(in, raw);) {
+    ++number;
+    const std::string where = fmt::format("{}:{}", source.origin, number);
+    const std::string line = trim(std::string_view(raw).substr(0, raw.find('#')));
+    if (!line.empty() && line.front() == '[' && line.back() == ']') {
+      section = line.substr(1, line.size() - 2);
+      index = phase_section_index(section, where);
+    }
+    if (index == 0) {
+      rest += raw + "\n";
+      continue;
+    }
+    rest += "\n";
+    const auto eq = line.find('=');
+    if (line.empty() || line.front() == '[' || eq == std::string::npos) continue;  // scan_lines reports bad lines
+    apply_phase_option(config, origins, seen, index, trim(std::string_view(line).substr(0, eq)),
+                       trim(std::string_view(line).substr(eq + 1)), where);
+  }
+  source.text = rest;
+}
+
+// Takes `--phase.N.key=value` / `--phase.N.key value` / a bare bool
+// `--phase.N.key` out of `args` and applies them.
+std::vector<std::string> apply_phase_overrides(RunConfig& config, Origins& origins,
+                                               const std::vector<std::string>& args) {
+  std::vector<std::string> rest;
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (!arg.starts_with("--phase.")) {
+      rest.push_back(arg);
+      continue;
+    }
+    const auto eq = arg.find('=');
+    const std::string name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    const auto last_dot = name.rfind('.');
+    const std::string where(kCommandLine);
+    if (last_dot == std::string::npos || last_dot < 6)
+      fail("command line: --{}: write phase overrides as --phase.N.key=value ({})", name, kPhaseSectionHelp);
+    const std::int64_t index = phase_section_index(std::string_view(name).substr(0, last_dot), where);
+    const std::string key = name.substr(last_dot + 1);
+    std::string value;
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+    } else {
+      const PhaseKeySpec* spec = find_phase_key(key);
+      const bool bare_bool = spec != nullptr && field_is_bool(spec->field) &&
+                             (i + 1 == args.size() || args[i + 1].starts_with("--"));
+      if (bare_bool) {
+        value = "true";
+      } else {
+        if (i + 1 == args.size()) fail("command line: --{} needs a value: --{}=VALUE", name, name);
+        value = args[++i];
+      }
+    }
+    apply_phase_option(config, origins, seen, index, key, value, where);
+  }
+  return rest;
 }
 
 void apply_text(RunConfig& config, Origins& origins, ConfigText source, const po::options_description& desc) {
   // Editors on Windows may start a UTF-8 file with a byte-order mark.
   if (source.text.starts_with("\xEF\xBB\xBF")) source.text.erase(0, 3);
   auto lines = scan_lines(source);
+  apply_phase_sections(config, origins, source);
   auto line_of = [&](const std::string& name, std::size_t occurrence = 0) {
     auto it = lines.find(name);
     if (it == lines.end() || it->second.empty()) return source.origin;
@@ -390,8 +431,9 @@ void apply_text(RunConfig& config, Origins& origins, ConfigText source, const po
   }
 }
 
-void apply_overrides(RunConfig& config, Origins& origins, const std::vector<std::string>& overrides,
+void apply_overrides(RunConfig& config, Origins& origins, const std::vector<std::string>& all_overrides,
                      const po::options_description& desc) {
+  const std::vector<std::string> overrides = apply_phase_overrides(config, origins, all_overrides);
   if (overrides.empty()) return;
   // Boost rejects an empty value after '=', but `--train.init_from=` is the
   // natural way to clear a path; pass it as `--train.init_from ""` instead.
@@ -399,7 +441,7 @@ void apply_overrides(RunConfig& config, Origins& origins, const std::vector<std:
   for (const auto& arg : overrides) {
     const KeySpec* spec =
         arg.size() > 3 && arg.back() == '=' ? find_key(std::string_view(arg).substr(2, arg.size() - 3)) : nullptr;
-    if (spec != nullptr && !std::holds_alternative<bool& (*)(RunConfig&)>(spec->field)) {
+    if (spec != nullptr && !field_is_bool(spec->field)) {
       args.push_back(arg.substr(0, arg.size() - 1));
       args.emplace_back();
     } else {
@@ -438,12 +480,140 @@ void apply_overrides(RunConfig& config, Origins& origins, const std::vector<std:
 
 // ---- validation ---------------------------------------------------------------
 
+// The [phase.N] sections: numbering, kind, required keys, keys of another
+// kind, value ranges.
+void validate_phases(const RunConfig& c, const Origins& origins) {
+  if (c.phases.empty()) return;
+  if (origins.count("train.steps"))
+    fail("train.steps ({}) is set, but the run is a schedule of [phase.N] sections whose steps keys give its length: "
+         "set phase.N.steps (e.g. --phase.1.steps=100) instead, or run some phases with --phases",
+         set_where(origins, "train.steps"));
+  for (std::size_t i = 0; i < c.phases.size(); ++i) {
+    const PhaseConfig& p = c.phases[i];
+    if (p.index != static_cast<std::int64_t>(i) + 1)
+      fail("[phase.{}] ({}) has no [phase.{}] before it: {}", p.index,
+           set_where(origins, fmt::format("phase.{}.kind", p.index)), i + 1, kPhaseSectionHelp);
+  }
+  for (const auto& [name, where] : origins) {
+    if (!name.starts_with("phase.")) continue;
+    const auto dot = name.find('.', 6);
+    const std::int64_t index = std::stoll(name.substr(6, dot - 6));
+    const std::string key = name.substr(dot + 1);
+    const PhaseConfig& p = c.phases[static_cast<std::size_t>(index - 1)];
+    if (key == "kind") continue;
+    if (!origins.count(fmt::format("phase.{}.kind", index)))
+      fail("[phase.{}] has no kind ({} sets {}): add kind = pretrain, ppo, grpo or continual", index,
+           where == kCommandLine ? "the command line" : where, name);
+    const PhaseKeySpec* spec = find_phase_key(key);
+    POUCH_CHECK(spec != nullptr, "unregistered phase key {}", name);
+    if (!phase_key_applies(*spec, p.kind))
+      fail("{} ({}) is not a key of a {} phase: it belongs to {} phases", name,
+           where == kCommandLine ? "set on the command line" : "set in " + where, phase_kind_name(p.kind),
+           phase_kinds_text(spec->kinds));
+  }
+  for (const PhaseConfig& p : c.phases) {
+    auto key = [&](std::string_view k) { return fmt::format("phase.{}.{}", p.index, k); };
+    auto require = [&](bool ok, std::string_view k, const std::string& value, std::string_view rule) {
+      if (!ok) fail("{} = {} ({}): {}", key(k), value, set_where(origins, key(k)), rule);
+    };
+    if (!origins.count(key("kind")) && !origins.empty())
+      fail("[phase.{}] has no kind: add kind = pretrain, ppo, grpo or continual", p.index);
+    if (!origins.count(key("steps")) && !origins.empty())
+      fail("[phase.{}] ({}) has no steps: add steps = N (optimizer steps of the phase)", p.index,
+           phase_kind_name(p.kind));
+    require(p.steps > 0, "steps", fmt::format("{}", p.steps), "must be a positive integer");
+    require(p.lr >= 0, "lr", fmt::format("{}", p.lr), "must be 0 (optim.lr) or positive");
+    require(p.warmup_steps >= -1, "warmup_steps", fmt::format("{}", p.warmup_steps),
+            "must be -1 (optim.warmup_steps) or 0 or more");
+    require(p.eval_every >= -1, "eval_every", fmt::format("{}", p.eval_every),
+            "must be -1 (train.eval_every), 0 (off) or positive");
+    require(p.precision == "fp32" || p.precision == "bf16" || p.precision == "fp16", "precision", p.precision,
+            "must be fp32, bf16 or fp16");
+    require(p.loss_scale_init >= 1, "loss_scale_init", fmt::format("{}", p.loss_scale_init), "must be at least 1");
+    require(p.loss_scale_window > 0, "loss_scale_window", fmt::format("{}", p.loss_scale_window),
+            "must be positive");
+    const bool builtin = c.data.path.empty();
+    if (p.kind != PhaseKind::Pretrain && !builtin)
+      fail("[phase.{}] kind = {} needs the built-in reasoning task (its prompts, answers and new levels), but "
+           "data.path = '{}' ({}): leave data.path empty, or run only the pretrain phases (--phases)",
+           p.index, phase_kind_name(p.kind), c.data.path, set_where(origins, "data.path"));
+    if (p.kind == PhaseKind::Pretrain) {
+      const auto& q = p.pretrain;
+      require(q.curriculum == "none" || builtin, "curriculum", q.curriculum,
+              "a curriculum needs the built-in task's levels: leave data.path empty or set curriculum = none");
+      require(!q.quality_sampling || builtin, "quality_sampling", "true",
+              "quality sampling needs the built-in task's quality scores: leave data.path empty");
+      require(q.source_weights.empty() || builtin, "source_weights", q.source_weights,
+              "source weights need the built-in task's sources: leave data.path empty");
+      require(q.curriculum_degree > 0, "curriculum_degree", fmt::format("{}", q.curriculum_degree), "must be positive");
+      require(q.curriculum_fraction > 0 && q.curriculum_fraction <= 1, "curriculum_fraction",
+              fmt::format("{}", q.curriculum_fraction), "must be in (0, 1]");
+      require(q.quality_temperature > 0, "quality_temperature", fmt::format("{}", q.quality_temperature),
+              "must be positive");
+      require(q.quality_growth >= 0, "quality_growth", fmt::format("{}", q.quality_growth), "must be 0 or more");
+    } else if (p.kind == PhaseKind::Ppo || p.kind == PhaseKind::Grpo) {
+      const auto& a = p.align;
+      require(a.prompts_per_step > 0, "prompts_per_step", fmt::format("{}", a.prompts_per_step),
+              "must be a positive integer");
+      require(a.samples_per_prompt > 0 && (p.kind == PhaseKind::Ppo || a.samples_per_prompt > 1),
+              "samples_per_prompt", fmt::format("{}", a.samples_per_prompt),
+              "must be positive (grpo: at least 2, its advantages compare the samples of a group)");
+      require(a.max_new_tokens > 0, "max_new_tokens", fmt::format("{}", a.max_new_tokens), "must be positive");
+      require(a.temperature > 0, "temperature", fmt::format("{}", a.temperature),
+              "must be positive (rollouts sample; greedy rollouts cannot explore)");
+      require(a.top_p > 0 && a.top_p <= 1, "top_p", fmt::format("{}", a.top_p), "must be in (0, 1]");
+      require(a.epochs > 0, "epochs", fmt::format("{}", a.epochs), "must be positive");
+      require(a.minibatches > 0, "minibatches", fmt::format("{}", a.minibatches), "must be positive");
+      require(a.clip_eps > 0 && a.clip_eps < 1, "clip_eps", fmt::format("{}", a.clip_eps), "must be in (0, 1)");
+      require(a.value_clip > 0, "value_clip", fmt::format("{}", a.value_clip), "must be positive");
+      require(a.vf_coef >= 0, "vf_coef", fmt::format("{}", a.vf_coef), "must be 0 or more");
+      require(a.gamma > 0 && a.gamma <= 1, "gamma", fmt::format("{}", a.gamma), "must be in (0, 1]");
+      require(a.lambda >= 0 && a.lambda <= 1, "lambda", fmt::format("{}", a.lambda), "must be in [0, 1]");
+      require(a.value_head == "shared" || a.value_head == "separate", "value_head", a.value_head,
+              "must be shared or separate");
+      require(a.kl_coef == -1.0 || a.kl_coef >= 0, "kl_coef", fmt::format("{}", a.kl_coef),
+              "must be -1 (the kind's default) or 0 or more");
+      require(a.kl_estimator.empty() || a.kl_estimator == "k1" || a.kl_estimator == "k3", "kl_estimator",
+              a.kl_estimator, "must be k1 or k3 (or empty for the kind's default)");
+      require(a.kl_target >= 0, "kl_target", fmt::format("{}", a.kl_target), "must be 0 (fixed) or positive");
+      require(a.kl_horizon > 0, "kl_horizon", fmt::format("{}", a.kl_horizon), "must be positive");
+      require(a.kl_ceiling >= 0, "kl_ceiling", fmt::format("{}", a.kl_ceiling), "must be 0 (off) or positive");
+      require(a.kl_ceiling_action == "stop" || a.kl_ceiling_action == "rollback", "kl_ceiling_action",
+              a.kl_ceiling_action, "must be stop or rollback");
+      require(a.reward_length_budget > 0, "reward_length_budget", fmt::format("{}", a.reward_length_budget),
+              "must be positive");
+      require(a.reward_diversity_n > 0, "reward_diversity_n", fmt::format("{}", a.reward_diversity_n),
+              "must be positive");
+      const std::int64_t max_level = a.prompt_max_level == 0 ? c.data.task_max_level : a.prompt_max_level;
+      require(a.prompt_min_level >= 1 && a.prompt_min_level <= max_level, "prompt_min_level",
+              fmt::format("{}", a.prompt_min_level), "must be between 1 and the prompt max level");
+      require(a.prompt_max_level >= 0 && a.prompt_max_level <= c.data.task_max_level, "prompt_max_level",
+              fmt::format("{}", a.prompt_max_level), "must be 0 (data.task_max_level) or at most data.task_max_level");
+    } else {
+      const auto& k = p.continual;
+      require(k.new_samples > 0, "new_samples", fmt::format("{}", k.new_samples), "must be positive");
+      require(k.isolation == "lora" || k.isolation == "none", "isolation", k.isolation, "must be lora or none");
+      require(k.lora_rank > 0, "lora_rank", fmt::format("{}", k.lora_rank), "must be positive");
+      require(k.lora_alpha > 0, "lora_alpha", fmt::format("{}", k.lora_alpha), "must be positive");
+      require(k.replay_ratio >= 0 && k.replay_ratio < 1, "replay_ratio", fmt::format("{}", k.replay_ratio),
+              "must be in [0, 1)");
+      require(k.ewc_lambda >= 0, "ewc_lambda", fmt::format("{}", k.ewc_lambda), "must be 0 (off) or positive");
+      require(k.ewc_lambda == 0 || k.isolation == "none", "ewc_lambda", fmt::format("{}", k.ewc_lambda),
+              "EWC regularises the shared weights, which isolation = lora freezes: set isolation = none or "
+              "ewc_lambda = 0");
+      require(k.ewc_batches > 0, "ewc_batches", fmt::format("{}", k.ewc_batches), "must be positive");
+      require(k.publish_every >= 0, "publish_every", fmt::format("{}", k.publish_every),
+              "must be 0 (at the end only) or positive");
+    }
+  }
+}
+
 void validate(const RunConfig& c, const Origins& origins) {
   auto where = [&](std::string_view key) { return set_where(origins, key); };
   auto value = [&](std::string_view key) {
     const KeySpec* spec = find_key(key);
     POUCH_CHECK(spec != nullptr, "validate: no key {}", key);
-    return format_value(spec->field, c);
+    return format_field(spec->field, c);
   };
   auto require = [&](bool ok, std::string_view key, std::string_view rule) {
     if (!ok) fail("{} = {} ({}): {}", key, value(key), where(key), rule);
@@ -510,6 +680,7 @@ void validate(const RunConfig& c, const Origins& origins) {
       fail("{} = '{}' ({}): a value must not contain '#' or a line break, or start or end with spaces", spec.name, s,
            where(spec.name));
   }
+  validate_phases(c, origins);
 }
 
 }  // namespace
@@ -555,8 +726,17 @@ std::string run_config_to_ini(const RunConfig& config) {
       section = spec.name.substr(0, dot);
       out += fmt::format("{}[{}]\n", out.empty() ? "" : "\n", section);
     }
-    std::string value = format_value(spec.field, config);
+    std::string value = format_field(spec.field, config);
     out += fmt::format("{} ={}{}\n", spec.name.substr(dot + 1), value.empty() ? "" : " ", value);
+  }
+  // Every key of the phase's kind, so the text reads back to an equal config.
+  for (const PhaseConfig& phase : config.phases) {
+    out += fmt::format("\n[phase.{}]\nkind = {}\n", phase.index, phase_kind_name(phase.kind));
+    for (const auto& spec : phase_key_specs()) {
+      if (!phase_key_applies(spec, phase.kind)) continue;
+      std::string value = format_field(spec.field, phase);
+      out += fmt::format("{} ={}{}\n", spec.key, value.empty() ? "" : " ", value);
+    }
   }
   return out;
 }
@@ -567,8 +747,8 @@ const std::vector<ConfigKeyInfo>& config_keys() {
     RunConfig builtin = parse_run_config({default_config_text()}, {});
     std::vector<ConfigKeyInfo> out;
     for (const auto& spec : key_specs())
-      out.push_back({std::string(spec.name), type_name(spec.field), format_value(spec.field, defaults),
-                     format_value(spec.field, builtin), std::string(spec.help)});
+      out.push_back({std::string(spec.name), field_type_name(spec.field), format_field(spec.field, defaults),
+                     format_field(spec.field, builtin), std::string(spec.help)});
     return out;
   }();
   return keys;
@@ -596,6 +776,20 @@ std::string describe_config_keys() {
     std::string label = "  " + key.name;
     label.resize(std::max(label.size() + 1, indent.size()), ' ');
     out += fmt::format("{}{}\n{}({}, default {})\n", label, key.help, indent, key.type, value);
+  }
+  out +=
+      "\n[phase.N] sections: the run's schedule, run in order (N = 1, 2, ...). Without them the run is one\n"
+      "pretrain phase of train.steps steps. kind and steps are required; other keys belong to the kinds shown.\n"
+      "Override on the command line as --phase.N.key=value.\n";
+  const std::string indent(30, ' ');
+  out += fmt::format("  kind{}pretrain, ppo, grpo or continual\n", std::string(indent.size() - 6, ' '));
+  const PhaseConfig defaults;
+  for (const auto& spec : phase_key_specs()) {
+    std::string label = fmt::format("  {}", spec.key);
+    label.resize(std::max(label.size() + 1, indent.size()), ' ');
+    std::string value = format_field(spec.field, defaults);
+    out += fmt::format("{}{}\n{}({}, {}, default {})\n", label, spec.help, indent, field_type_name(spec.field),
+                       phase_kinds_text(spec.kinds), value.empty() ? "\"\"" : value);
   }
   return out;
 }

@@ -30,6 +30,8 @@ Commands:
   data       prepare token shards from text or JSONL (data prepare --help)
   bench      benchmarks against a PyTorch peer and the machine's limits
   ckpt       inspect, verify, export (safetensors) and convert checkpoints
+  serve      HTTP generation server: answers with the newest model a run
+             publishes (or one fixed weights file)
 
 Run `pouch <command> --help` for the options of each command.
 Options: --help, --version
@@ -44,6 +46,7 @@ constexpr Command kCommands[] = {
     {"train", pouch::run_train_command},       {"eval", pouch::run_eval_command},
     {"generate", pouch::run_generate_command}, {"data", pouch::run_data_command},
     {"bench", pouch::run_bench_command},       {"ckpt", pouch::run_ckpt_command},
+    {"serve", pouch::run_serve_command},
 };
 
 }  // namespace

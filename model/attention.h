@@ -30,6 +30,8 @@ class CausalSelfAttention {
 
   const ColumnParallelLinear& qkv() const { return qkv_; }
   const RowParallelLinear& proj() const { return proj_; }
+  ColumnParallelLinear& qkv() { return qkv_; }
+  RowParallelLinear& proj() { return proj_; }
   int local_heads() const { return static_cast<int>(local_heads_); }
 
  private:

@@ -49,6 +49,15 @@ Block::Block(ParameterStore& store, const std::string& name, std::int64_t d_mode
       ln2_(store, name + ".ln2", d_model, ln_eps),
       mlp_(store, name + ".mlp", d_model, tp) {}
 
+void Block::set_frozen(bool frozen) {
+  ln1_.set_frozen(frozen);
+  attn_.qkv().set_frozen(frozen);
+  attn_.proj().set_frozen(frozen);
+  ln2_.set_frozen(frozen);
+  mlp_.fc().set_frozen(frozen);
+  mlp_.proj().set_frozen(frozen);
+}
+
 void Block::forward(Backend& be, const Tensor& out, const Tensor& x, BlockActivations& a) const {
   ln1_.forward(be, a.ln1, a.ln1_mean, a.ln1_rstd, x);
   attn_.forward(be, a.resid_mid, a.ln1, a.attn);

@@ -68,6 +68,10 @@ class Block {
   void decode(Backend& be, const Tensor& x, std::int64_t pos, const LayerKV& kv, const DecodeScratch& s) const;
 
   const BlockDims& dims() const { return dims_; }
+  CausalSelfAttention& attn() { return attn_; }
+  MLP& mlp() { return mlp_; }
+  // Frozen: backward computes input gradients only, no parameter gradients.
+  void set_frozen(bool frozen);
 
  private:
   BlockDims dims_;

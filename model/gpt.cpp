@@ -14,6 +14,36 @@ namespace {
 void ensure_shape(Backend& be, Tensor& t, const Shape& shape, DType dtype = DType::F32) {
   if (!t.defined() || t.shape() != shape) t = be.empty(shape, dtype);
 }
+
+// A parameter's full tensor: its value itself when replicated, else a
+// gathered copy (a collective over the group).
+Tensor full_tensor(Backend& be, const TensorParallelGroup& tp, const Parameter& p) {
+  if (!p.shard.sharded()) return p.value;
+  // All ranks' shards, then each placed where its spec says.
+  const std::int64_t n = p.value.numel();
+  Tensor gathered = be.empty({tp.size() * n});
+  tp.communicator()->all_gather(gathered, p.value.reshape({n}));
+  Tensor full = be.zeros(p.full_shape);
+  for (int r = 0; r < tp.size(); ++r) {
+    ShardSpec spec = p.shard;
+    spec.rank = r;
+    copy_shard_to_full(spec, gathered.view(r * n, p.shape), full);
+  }
+  return full;
+}
+
+// Shards summed over the group (a collective), replicated parameters counted once.
+double store_grad_norm(Backend& be, const TensorParallelGroup& tp, const ParameterStore& store) {
+  double sharded = 0.0, replicated = 0.0;
+  for (const auto& p : store) (p.shard.sharded() ? sharded : replicated) += be.sum_squares(p.grad);
+  if (tp.size() > 1) {
+    Tensor t = be.empty({1}, DType::F64);
+    t.data<double>()[0] = sharded;
+    tp.all_reduce_sum(t);
+    sharded = t.data<double>()[0];
+  }
+  return std::sqrt(sharded + replicated);
+}
 }  // namespace
 
 GPT::GPT(const GPTConfig& cfg, Backend& backend, TensorParallelGroup tp) : cfg_(cfg), be_(backend), tp_(tp) {
@@ -71,23 +101,7 @@ void GPT::load_named(const std::vector<std::pair<std::string, Tensor>>& named, c
 
 std::vector<std::pair<std::string, Tensor>> GPT::named_values() const {
   std::vector<std::pair<std::string, Tensor>> out;
-  for (const auto& p : params_) {
-    if (!p.shard.sharded()) {
-      out.emplace_back(p.name, p.value);
-      continue;
-    }
-    // All ranks' shards, then each placed where its spec says.
-    const std::int64_t n = p.value.numel();
-    Tensor gathered = be_.empty({tp_.size() * n});
-    tp_.communicator()->all_gather(gathered, p.value.reshape({n}));
-    Tensor full = be_.zeros(p.full_shape);
-    for (int r = 0; r < tp_.size(); ++r) {
-      ShardSpec spec = p.shard;
-      spec.rank = r;
-      copy_shard_to_full(spec, gathered.view(r * n, p.shape), full);
-    }
-    out.emplace_back(p.name, full);
-  }
+  for (const auto& p : params_) out.emplace_back(p.name, full_tensor(be_, tp_, p));
   return out;
 }
 
@@ -128,13 +142,19 @@ void GPT::ensure_buffers(std::int64_t B, std::int64_t T) {
   ensure_shape(be_, ce_stats_, {2, N});
   ensure_shape(be_, d_lnf_, {B, T, C});
   ensure_shape(be_, d_res_, {B, T, C});
+  ensure_shape(be_, hidden_grad_, {B, T, C});
+  if (track_entropy_) ensure_shape(be_, entropy_, {N});
 }
 
-double GPT::forward(const Tensor& tokens, const Tensor& targets, float dloss) {
+void GPT::check_tokens(const Tensor& tokens) const {
   POUCH_CHECK(tokens.ndim() == 2 && tokens.dtype() == DType::I32, "tokens must be [B, T] int32");
+  if (tokens.dim(1) > cfg_.seq_len)
+    fail("sequence length {} exceeds the model's context [model] seq_len = {}", tokens.dim(1), cfg_.seq_len);
+}
+
+void GPT::run_trunk(const Tensor& tokens) {
+  check_tokens(tokens);
   const std::int64_t B = tokens.dim(0), T = tokens.dim(1), N = B * T;
-  if (T > cfg_.seq_len)
-    fail("sequence length {} exceeds the model's context [model] seq_len = {}", T, cfg_.seq_len);
   ensure_buffers(B, T);
   tokens_.copy_from(tokens.reshape({N}));
   std::int32_t* pos = positions_.i32();
@@ -144,16 +164,64 @@ double GPT::forward(const Tensor& tokens, const Tensor& targets, float dloss) {
   const Tensor x0 = residual_[0].reshape({N, cfg_.d_model});
   wte_->embed(be_, x0, tokens_);
   be_.embedding_forward(x0, positions_, wpe_->value, 0, true);
-  for (std::size_t l = 0; l < blocks_.size(); ++l) blocks_[l]->forward(be_, residual_[l + 1], residual_[l], acts_for(l));
+  store_activation(x0);
+  for (std::size_t l = 0; l < blocks_.size(); ++l) {
+    blocks_[l]->forward(be_, residual_[l + 1], residual_[l], acts_for(l));
+    store_activation(residual_[l + 1]);
+  }
   lnf_->forward(be_, lnf_out_, lnf_mean_, lnf_rstd_, residual_.back());
-  wte_->logits(be_, logits_.reshape({N, local_vocab()}), lnf_out_.reshape({N, cfg_.d_model}));
-
   backward_ready_ = false;
+  head_grad_ = false;
+  hidden_grad_pending_ = false;
+  trunk_valid_ = true;
+}
+
+void GPT::run_head() {
+  const std::int64_t N = B_ * T_;
+  const Tensor logits2d = logits_.reshape({N, local_vocab()});
+  wte_->logits(be_, logits2d, lnf_out_.reshape({N, cfg_.d_model}));
+  if (track_entropy_) wte_->entropy(be_, entropy_, logits2d, row_max_, ce_stats_);
+}
+
+double GPT::forward(const Tensor& tokens, const Tensor& targets, float dloss) {
+  run_trunk(tokens);
+  run_head();
   if (!targets.defined()) return 0.0;
   POUCH_CHECK(targets.shape() == tokens.shape() && targets.dtype() == DType::I32, "targets must match tokens");
-  const double mean = loss_and_dlogits(targets.reshape({N}), dloss);
-  backward_ready_ = dloss > 0.0f;
+  const double mean = loss_and_dlogits(targets.reshape({B_ * T_}), dloss);
+  backward_ready_ = head_grad_ = dloss > 0.0f;
   return mean;
+}
+
+double GPT::forward_weighted(const Tensor& tokens, const Tensor& targets, const Tensor& weights) {
+  POUCH_CHECK(targets.defined() && targets.shape() == tokens.shape() && targets.dtype() == DType::I32,
+              "targets must match tokens");
+  POUCH_CHECK(weights.defined() && weights.shape() == tokens.shape() && weights.dtype() == DType::F32,
+              "weights {} must be [B, T] float32 like tokens {}", shape_str(weights.shape()),
+              shape_str(tokens.shape()));
+  run_trunk(tokens);
+  run_head();
+  const std::int64_t N = B_ * T_;
+  const Tensor logits2d = logits_.reshape({N, local_vocab()}), targets1d = targets.reshape({N});
+  wte_->cross_entropy_weighted(be_, losses_, logits2d, logits2d, targets1d, weights.reshape({N}), row_max_,
+                               ce_stats_);
+  backward_ready_ = head_grad_ = true;
+  return sum_losses(targets1d);
+}
+
+void GPT::forward_hidden(const Tensor& tokens) { run_trunk(tokens); }
+
+void GPT::add_final_hidden_grad(const Tensor& g) {
+  POUCH_CHECK(trunk_valid_, "add_final_hidden_grad() needs a forward before it (and its backward not yet run)");
+  POUCH_CHECK(g.numel() == hidden_grad_.numel() && g.dtype() == DType::F32,
+              "final-hidden gradient {} for a forward of [{}, {}, {}]", shape_str(g.shape()), B_, T_, cfg_.d_model);
+  const Tensor g3 = g.reshape(hidden_grad_.shape());
+  if (hidden_grad_pending_)
+    be_.add(hidden_grad_, hidden_grad_, g3);
+  else
+    hidden_grad_.copy_from(g3);
+  hidden_grad_pending_ = true;
+  backward_ready_ = true;
 }
 
 double GPT::loss_and_dlogits(const Tensor& targets, float dloss) {
@@ -161,7 +229,12 @@ double GPT::loss_and_dlogits(const Tensor& targets, float dloss) {
   const Tensor logits2d = logits_.reshape({N, Vl});
   const Tensor dlogits = dloss > 0.0f ? logits2d : Tensor();
   wte_->cross_entropy(be_, losses_, dlogits, logits2d, targets, dloss, row_max_, ce_stats_);
+  return sum_losses(targets);
+}
+
+double GPT::sum_losses(const Tensor& targets) {
   // Summed in a fixed order so it is reproducible.
+  const std::int64_t N = targets.numel();
   const float* l = losses_.f32();
   const std::int32_t* tg = targets.i32();
   double sum = 0.0;
@@ -181,37 +254,39 @@ void GPT::block_ready(std::size_t layer) const {
 }
 
 void GPT::backward() {
-  POUCH_CHECK(backward_ready_, "backward() without a forward(…, dloss > 0) before it");
+  POUCH_CHECK(backward_ready_,
+              "backward() without a forward(…, dloss > 0), forward_weighted() or add_final_hidden_grad() before it");
   const std::int64_t N = B_ * T_, C = cfg_.d_model;
-  wte_->logits_backward(be_, d_lnf_.reshape({N, C}), logits_.reshape({N, local_vocab()}), lnf_out_.reshape({N, C}));
+  if (head_grad_)
+    wte_->logits_backward(be_, d_lnf_.reshape({N, C}), logits_.reshape({N, local_vocab()}), lnf_out_.reshape({N, C}));
+  else
+    d_lnf_.zero_();
+  // After the LM head's all-reduce: d_lnf is full on every rank, as is the head's gradient.
+  if (hidden_grad_pending_) be_.add(d_lnf_, d_lnf_, hidden_grad_);
   d_res_.zero_();
   lnf_->backward(be_, d_res_, d_lnf_, residual_.back(), lnf_mean_, lnf_rstd_);
   notify_ready(lnf_->weight());
   notify_ready(lnf_->bias());
   for (std::size_t l = blocks_.size(); l-- > 0;) {
-    if (recompute_) blocks_[l]->forward(be_, residual_[l + 1], residual_[l], shared_acts_);
+    if (recompute_) {
+      blocks_[l]->forward(be_, residual_[l + 1], residual_[l], shared_acts_);
+      store_activation(residual_[l + 1]);
+    }
     blocks_[l]->backward(be_, d_res_, residual_[l], acts_for(l), grad_scratch_);
     block_ready(l);
   }
   const Tensor d0 = d_res_.reshape({N, C});
   wte_->embed_backward(be_, d0, tokens_);
-  be_.embedding_backward(wpe_->grad, d0, positions_, 0);
+  if (!base_frozen_) be_.embedding_backward(wpe_->grad, d0, positions_, 0);
   notify_ready(wpe_);
   notify_ready(wte_->weight());
   backward_ready_ = false;
+  head_grad_ = false;
+  hidden_grad_pending_ = false;
+  trunk_valid_ = false;
 }
 
-double GPT::grad_norm() const {
-  double sharded = 0.0, replicated = 0.0;
-  for (const auto& p : params_) (p.shard.sharded() ? sharded : replicated) += be_.sum_squares(p.grad);
-  if (tp_.size() > 1) {
-    Tensor t = be_.empty({1}, DType::F64);
-    t.data<double>()[0] = sharded;
-    tp_.all_reduce_sum(t);
-    sharded = t.data<double>()[0];
-  }
-  return std::sqrt(sharded + replicated);
-}
+double GPT::grad_norm() const { return store_grad_norm(be_, tp_, params_); }
 
 KVCache GPT::make_cache(std::int64_t batch, std::int64_t capacity) const {
   POUCH_CHECK(capacity <= cfg_.seq_len, "cache capacity {} beyond seq_len {}", capacity, cfg_.seq_len);
@@ -237,7 +312,11 @@ void GPT::decode_step(const Tensor& tokens, std::int64_t pos, KVCache& cache, co
   for (std::int64_t b = 0; b < B; ++b) decode_pos_.i32()[b] = static_cast<std::int32_t>(pos);
   wte_->embed(be_, decode_x_, tokens);
   be_.embedding_forward(decode_x_, decode_pos_, wpe_->value, 0, true);
-  for (std::size_t l = 0; l < blocks_.size(); ++l) blocks_[l]->decode(be_, decode_x_, pos, cache.layers[l], decode_scratch_);
+  store_activation(decode_x_);
+  for (std::size_t l = 0; l < blocks_.size(); ++l) {
+    blocks_[l]->decode(be_, decode_x_, pos, cache.layers[l], decode_scratch_);
+    store_activation(decode_x_);
+  }
   lnf_->forward(be_, decode_lnf_, Tensor(), Tensor(), decode_x_);
   if (tp_.size() == 1) {
     wte_->logits(be_, logits.reshape({B, V}), decode_lnf_);
@@ -253,6 +332,114 @@ double GPT::train_flops_per_token(std::int64_t T) const {
   const double C = static_cast<double>(cfg_.d_model), L = static_cast<double>(cfg_.layers);
   const double matmul_params = L * 12.0 * C * C + static_cast<double>(cfg_.vocab_size) * C;
   return 6.0 * matmul_params + 6.0 * L * static_cast<double>(T) * C;
+}
+
+// ---- LoRA ----
+
+void GPT::enable_lora(const LoraConfig& cfg) {
+  if (lora_params_) fail("LoRA adapters are already enabled on this model; merge_lora() or remove_lora() first");
+  if (cfg.rank <= 0) fail("LoRA rank must be positive (got {}); set the LoRA rank", cfg.rank);
+  if (cfg.targets.empty()) fail("LoRA needs at least one target among qkv, attn_proj, fc, mlp_proj");
+  bool want[4] = {false, false, false, false};
+  static const char* const kNames[4] = {"qkv", "attn_proj", "fc", "mlp_proj"};
+  for (const auto& t : cfg.targets) {
+    const auto* it = std::find_if(std::begin(kNames), std::end(kNames), [&](const char* n) { return t == n; });
+    if (it == std::end(kNames)) fail("unknown LoRA target '{}'; choose among qkv, attn_proj, fc, mlp_proj", t);
+    want[it - std::begin(kNames)] = true;
+  }
+  const std::int64_t C = cfg_.d_model, r = cfg.rank;
+  lora_params_ = std::make_unique<ParameterStore>();
+  using Kind = LoraAdapter::Kind;
+  for (std::size_t i = 0; i < blocks_.size(); ++i) {
+    const std::string prefix = fmt::format("blocks.{}", i);
+    auto add = [&](LoraTarget target, const std::string& name, Kind kind, std::int64_t in, std::int64_t out,
+                   int sections) {
+      lora_slots_.push_back({std::make_unique<LoraAdapter>(*lora_params_, prefix + name, kind, in, out, r, cfg.alpha,
+                                                           tp_, sections),
+                             i, target});
+    };
+    if (want[0]) add(LoraTarget::Qkv, ".attn.qkv", Kind::Column, C, 3 * C, 3);
+    if (want[1]) add(LoraTarget::AttnProj, ".attn.proj", Kind::Row, C, C, 1);
+    if (want[2]) add(LoraTarget::Fc, ".mlp.fc", Kind::Column, C, 4 * C, 1);
+    if (want[3]) add(LoraTarget::MlpProj, ".mlp.proj", Kind::Row, 4 * C, C, 1);
+  }
+  lora_params_->allocate(be_);
+  for (const auto& slot : lora_slots_) slot.adapter->init_weights(cfg.seed);
+  lora_cfg_ = cfg;
+  attach_lora(true);
+}
+
+void GPT::attach_lora(bool on) {
+  for (const auto& slot : lora_slots_) {
+    LoraAdapter* a = on ? slot.adapter.get() : nullptr;
+    Block& block = *blocks_[slot.block];
+    switch (slot.target) {
+      case LoraTarget::Qkv: block.attn().qkv().set_lora(a); break;
+      case LoraTarget::AttnProj: block.attn().proj().set_lora(a); break;
+      case LoraTarget::Fc: block.mlp().fc().set_lora(a); break;
+      case LoraTarget::MlpProj: block.mlp().proj().set_lora(a); break;
+    }
+  }
+  lora_active_ = on && !lora_slots_.empty();
+  backward_ready_ = false;  // a forward with the other setting must not be back-propagated with this one
+}
+
+ParameterStore& GPT::lora_parameters() {
+  if (!lora_params_) fail("this model has no LoRA adapters; call enable_lora() first");
+  return *lora_params_;
+}
+
+void GPT::set_lora_active(bool on) {
+  if (on && !lora_params_) fail("this model has no LoRA adapters to activate; call enable_lora() first");
+  attach_lora(on);
+}
+
+std::vector<std::pair<std::string, Tensor>> GPT::merged_named_values() const {
+  auto named = named_values();
+  for (const auto& slot : lora_slots_) {
+    const LoraAdapter& a = *slot.adapter;
+    const Tensor A = full_tensor(be_, tp_, *a.a()), B = full_tensor(be_, tp_, *a.b());  // [r, in], [out, r]
+    for (auto& [name, value] : named) {
+      if (name != a.name() + ".weight") continue;
+      Tensor merged = value.clone();  // a replicated value is the live parameter: never write into it
+      be_.matmul(merged, B, A, false, false, a.scale(), 1.0f);  // W' = W + s B A
+      value = merged;
+    }
+  }
+  return named;
+}
+
+void GPT::merge_lora() {
+  if (!lora_params_) fail("this model has no LoRA adapters to merge; call enable_lora() first");
+  for (const auto& slot : lora_slots_) {
+    const LoraAdapter& a = *slot.adapter;
+    const Tensor A = full_tensor(be_, tp_, *a.a()), B = full_tensor(be_, tp_, *a.b());
+    Parameter* w = params_.find(a.name() + ".weight");
+    POUCH_CHECK(w != nullptr, "LoRA adapter {} has no base weight", a.name());
+    Tensor delta = be_.zeros(w->full_shape), local = be_.empty(w->shape);
+    be_.matmul(delta, B, A, false, false, a.scale(), 0.0f);  // s B A, full
+    copy_full_to_shard(w->shard, delta, local);
+    be_.add(w->value, w->value, local);
+  }
+  remove_lora();
+}
+
+void GPT::remove_lora() {
+  attach_lora(false);
+  lora_slots_.clear();
+  lora_params_.reset();
+}
+
+double GPT::lora_grad_norm() const {
+  if (!lora_params_) fail("this model has no LoRA adapters; call enable_lora() first");
+  return store_grad_norm(be_, tp_, *lora_params_);
+}
+
+void GPT::set_base_frozen(bool on) {
+  base_frozen_ = on;
+  wte_->set_frozen(on);
+  for (auto& b : blocks_) b->set_frozen(on);
+  lnf_->set_frozen(on);
 }
 
 }  // namespace pouch

@@ -12,6 +12,16 @@
 // cross-entropy); attention splits whole heads, the MLP its hidden width;
 // LayerNorms, wpe and row-parallel biases are replicated and stay identical
 // because every rank computes their gradients from the same full tensors.
+//
+// Beyond next-token training (what PPO/GRPO and continual learning need):
+//  - forward_weighted: a per-token weight on each target's cross-entropy
+//    gradient (the policy-gradient interface), token_losses (-log p(target)),
+//    optional per-position entropy;
+//  - final_hidden / add_final_hidden_grad / forward_hidden: a head on the
+//    shared trunk (model/value_head.h) trains the trunk, or a second GPT is
+//    trained as a critic by that head alone;
+//  - LoRA adapters (model/lora.h) in their own ParameterStore, a frozen base,
+//    merged weights for serving.
 #include <functional>
 #include <memory>
 #include <string>
@@ -20,8 +30,10 @@
 
 #include "model/block.h"
 #include "model/gpt_config.h"
+#include "model/lora.h"
 #include "model/tensor_parallel.h"
 #include "model/vocab_parallel_embedding.h"
+#include "runtime/precision.h"
 
 namespace pouch {
 
@@ -60,6 +72,17 @@ class GPT {
   void set_recompute(bool on);
   bool recompute() const { return recompute_; }
 
+  // Mixed-precision activation storage (runtime/precision.h): the residual
+  // stream between blocks (the embedding output and every block's output,
+  // what a GPU keeps in 16 bits and what recompute keeps) is rounded to `p`
+  // as it is written, in forward, in recompute and in decode_step. FP32 (the
+  // default) changes nothing.
+  void set_activation_precision(Precision p) { act_precision_ = p; }
+  Precision activation_precision() const { return act_precision_; }
+  // The residual stream of the last forward: i < L is block i's input, i = L
+  // the last block's output; [B, T, C].
+  const Tensor& residual_stream(std::size_t i) const { return residual_.at(i); }
+
   // Called during backward() with each parameter once its gradient is final
   // (lnf first, then blocks from the last, then wpe and wte), so a
   // data-parallel reducer can start reducing while backward goes on.
@@ -76,7 +99,8 @@ class GPT {
   // many targets were counted (for means over data-parallel ranks).
   double last_loss_sum() const { return last_loss_sum_; }
   std::int64_t last_loss_count() const { return last_loss_count_; }
-  // Accumulates parameter gradients (+=) for the last forward(…, dloss > 0).
+  // Accumulates parameter gradients (+=) for the last forward(…, dloss > 0),
+  // forward_weighted, or a forward followed by add_final_hidden_grad.
   void backward();
   // L2 norm of the whole model's gradient: shards summed over the
   // tensor-parallel group (a collective), replicated parameters counted once.
@@ -84,6 +108,78 @@ class GPT {
   // Logits of the last forward, [B, T, V / tp] (this rank's vocabulary slice;
   // consumed by backward).
   const Tensor& logits() const { return logits_; }
+
+  // ---- policy-gradient interface (PPO / GRPO) ----
+  // As forward, but prepares backward() with a weight per target:
+  //   dL/dlogits_t = weights[t] * dCE_t/dlogits_t,  CE_t = -log softmax(logits_t)[target_t].
+  // weights [B, T] f32 (any sign; zero is allowed); targets < 0 are ignored
+  // whatever their weight. For a loss L(logprob_t), logprob_t = -CE_t, pass
+  // weights = -dL/dlogprob_t. Equal weights w give bitwise the gradients of
+  // forward(…, dloss = w). Backward is always prepared (even all-zero
+  // weights: then only add_final_hidden_grad's gradient flows). Returns the
+  // unweighted mean CE over the targets; last_loss_sum/count as forward.
+  double forward_weighted(const Tensor& tokens, const Tensor& targets, const Tensor& weights);
+  // Runs the decoder up to the final LayerNorm only (no LM head: logits(),
+  // token_losses() and token_entropy() are not updated); backward() is
+  // prepared for the gradient given to add_final_hidden_grad() alone (a
+  // critic GPT trained by a value loss). Saves the LM-head GEMMs.
+  void forward_hidden(const Tensor& tokens);
+  // Per-target cross-entropy -log p(target) of the last forward with targets,
+  // [B*T] (0 where target < 0); full on every tensor-parallel rank. Valid
+  // until the next forward.
+  const Tensor& token_losses() const { return losses_; }
+  // When on, every forward that computes logits also computes the entropy of
+  // softmax(logits) at each position (over the full vocabulary; a collective
+  // under tensor parallelism), before dlogits overwrite the logits.
+  void set_track_entropy(bool on) { track_entropy_ = on; }
+  bool track_entropy() const { return track_entropy_; }
+  // [B*T] nats, valid until the next forward (only with track_entropy).
+  const Tensor& token_entropy() const { return entropy_; }
+
+  // ---- heads on the trunk ----
+  // The final LayerNorm's output of the last forward, [B, T, C], identical on
+  // every tensor-parallel rank. Valid until the next forward; do not modify
+  // it (backward reads it).
+  const Tensor& final_hidden() const { return lnf_out_; }
+  // g [B, T, C] (or [B*T, C]) is added to dL/d(final_hidden) by the next
+  // backward(); several calls accumulate. Call after a forward and before its
+  // backward; it also prepares backward() when the forward did not (dloss =
+  // 0, or forward_hidden). Under tensor parallelism pass the same g on every
+  // rank (a replicated head computes it from the identical final_hidden).
+  void add_final_hidden_grad(const Tensor& g);
+
+  // ---- LoRA adapters (continual learning; model/lora.h) ----
+  // Adds an adapter to each targeted projection of every block, in a new
+  // ParameterStore (A initialised from cfg.seed, B = 0: the model's output
+  // is unchanged). Adapters apply in forward, backward, recompute and
+  // decode_step. Fails if adapters exist already.
+  void enable_lora(const LoraConfig& cfg);
+  bool lora_enabled() const { return lora_params_ != nullptr; }
+  const LoraConfig& lora_config() const { return lora_cfg_; }
+  // The adapters' parameters (names "blocks.<i>.attn.qkv.lora_A", …): what an
+  // optimizer, a gradient reducer or a checkpoint takes in the continual
+  // phase. The grad-ready hook does not announce them: reduce after backward().
+  ParameterStore& lora_parameters();
+  // Switch the adapters off (the base model alone) and on again, keeping them.
+  void set_lora_active(bool on);
+  bool lora_active() const { return lora_active_; }
+  // named_values() with every adapter merged (active or not),
+  // W' = W + (alpha / r) B A: a plain GPT loaded with them (load_named)
+  // computes what this one does with the adapters on. Collective under
+  // tensor parallelism.
+  std::vector<std::pair<std::string, Tensor>> merged_named_values() const;
+  // W += (alpha / r) B A in this model's own weights, then remove_lora().
+  // Collective under tensor parallelism.
+  void merge_lora();
+  // Drops the adapters and their store (the base model alone).
+  void remove_lora();
+  // L2 norm of the adapters' gradient (collective under tensor parallelism).
+  double lora_grad_norm() const;
+  // Frozen base: backward computes no gradient of the base parameters (their
+  // gradients stay as they are; input gradients still flow, so the adapters
+  // train). Saves every weight-gradient GEMM of the base.
+  void set_base_frozen(bool on);
+  bool base_frozen() const { return base_frozen_; }
 
   // Incremental decoding with a KV cache.
   KVCache make_cache(std::int64_t batch, std::int64_t capacity) const;
@@ -103,7 +199,23 @@ class GPT {
     if (grad_ready_) grad_ready_(*p);
   }
   void block_ready(std::size_t layer) const;
+  void check_tokens(const Tensor& tokens) const;
+  void run_trunk(const Tensor& tokens);
+  void run_head();
   double loss_and_dlogits(const Tensor& targets, float dloss);
+  double sum_losses(const Tensor& targets);
+  void attach_lora(bool on);
+  void store_activation(const Tensor& t) const {
+    if (act_precision_ != Precision::FP32) round_to_precision(act_precision_, t.f32(), t.numel());
+  }
+
+  // One adapter and the projection it belongs to.
+  enum class LoraTarget { Qkv, AttnProj, Fc, MlpProj };
+  struct LoraSlot {
+    std::unique_ptr<LoraAdapter> adapter;
+    std::size_t block;
+    LoraTarget target;
+  };
 
   GPTConfig cfg_;
   Backend& be_;
@@ -117,6 +229,7 @@ class GPT {
   GradReadyHook grad_ready_;
 
   bool recompute_ = false;
+  Precision act_precision_ = Precision::FP32;
   std::int64_t B_ = 0, T_ = 0;
   Tensor tokens_, positions_;          // [B*T] int32 copies of the last batch
   std::vector<Tensor> residual_;       // L+1 tensors [B, T, C]: block inputs and final output
@@ -127,9 +240,21 @@ class GPT {
   Tensor logits_;                          // [B, T, Vl]; dlogits in place after forward(…, dloss > 0)
   Tensor losses_, row_max_, ce_stats_;     // [N], [N], [2, N]
   Tensor d_lnf_, d_res_;                   // [B, T, C]
+  Tensor entropy_;                         // [N] when track_entropy_
+  Tensor hidden_grad_;                     // [B, T, C] from add_final_hidden_grad
+  bool track_entropy_ = false;
+  bool trunk_valid_ = false;          // a forward's activations await their backward
+  bool head_grad_ = false;            // backward runs the LM head (dlogits are in logits_)
+  bool hidden_grad_pending_ = false;  // hidden_grad_ holds a gradient for the next backward
   bool backward_ready_ = false;
   double last_loss_sum_ = 0.0;
   std::int64_t last_loss_count_ = 0;
+
+  std::unique_ptr<ParameterStore> lora_params_;
+  std::vector<LoraSlot> lora_slots_;
+  LoraConfig lora_cfg_;
+  bool lora_active_ = false;
+  bool base_frozen_ = false;
 
   DecodeScratch decode_scratch_;
   Tensor decode_x_, decode_pos_, decode_lnf_, decode_local_logits_, decode_gathered_;

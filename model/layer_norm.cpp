@@ -14,7 +14,8 @@ void LayerNorm::forward(Backend& be, const Tensor& out, const Tensor& mean, cons
 
 void LayerNorm::backward(Backend& be, const Tensor& dx, const Tensor& dy, const Tensor& x, const Tensor& mean,
                          const Tensor& rstd) const {
-  be.layernorm_backward(dx, weight_->grad, bias_->grad, dy, x, weight_->value, mean, rstd);
+  be.layernorm_backward(dx, frozen_ ? Tensor() : weight_->grad, frozen_ ? Tensor() : bias_->grad, dy, x,
+                        weight_->value, mean, rstd);
 }
 
 }  // namespace pouch

@@ -18,8 +18,11 @@ class LayerNorm {
 
   Parameter* weight() const { return weight_; }
   Parameter* bias() const { return bias_; }
+  // Frozen: backward gives dx only (no dw, db).
+  void set_frozen(bool frozen) { frozen_ = frozen; }
 
  private:
+  bool frozen_ = false;
   float eps_;
   Parameter* weight_;
   Parameter* bias_;

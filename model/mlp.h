@@ -23,6 +23,8 @@ class MLP {
 
   const ColumnParallelLinear& fc() const { return fc_; }
   const RowParallelLinear& proj() const { return proj_; }
+  ColumnParallelLinear& fc() { return fc_; }
+  RowParallelLinear& proj() { return proj_; }
 
  private:
   ColumnParallelLinear fc_;

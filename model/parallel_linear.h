@@ -3,8 +3,13 @@
 // tensor-parallel group as in Megatron-LM. With one rank both are a plain
 // linear layer. Neither holds activations: the owner passes the saved input
 // back to backward.
+//
+// Either may carry a LoRA adapter (model/lora.h; owned by the model, applied
+// in forward, backward and decoding alike), and either may be frozen: then
+// backward skips dW and db (the costly weight GEMM) but still gives dx.
 #include <string>
 
+#include "model/lora.h"
 #include "model/tensor_parallel.h"
 #include "runtime/parameter_store.h"
 
@@ -27,11 +32,15 @@ class ColumnParallelLinear {
   std::int64_t local_out() const { return weight_->shape[0]; }
   Parameter* weight() const { return weight_; }
   Parameter* bias() const { return bias_; }
+  void set_lora(LoraAdapter* lora) { lora_ = lora; }
+  void set_frozen(bool frozen) { frozen_ = frozen; }
 
  private:
   TensorParallelGroup tp_;
   Parameter* weight_;
   Parameter* bias_;
+  LoraAdapter* lora_ = nullptr;
+  bool frozen_ = false;
 };
 
 // W split by input columns: rank r holds x[:, its columns] (the output of a
@@ -50,11 +59,15 @@ class RowParallelLinear {
 
   Parameter* weight() const { return weight_; }
   Parameter* bias() const { return bias_; }
+  void set_lora(LoraAdapter* lora) { lora_ = lora; }
+  void set_frozen(bool frozen) { frozen_ = frozen; }
 
  private:
   TensorParallelGroup tp_;
   Parameter* weight_;
   Parameter* bias_;
+  LoraAdapter* lora_ = nullptr;
+  bool frozen_ = false;
 };
 
 }  // namespace pouch

@@ -30,6 +30,8 @@ class VocabParallelEmbedding {
   // Real (unpadded) rows of this rank's slice.
   std::int64_t valid_rows() const;
   Parameter* weight() const { return weight_; }
+  // Frozen: no gradient for wte (embedding or LM head); dx still flows.
+  void set_frozen(bool frozen) { frozen_ = frozen; }
 
   // out [N, C] "=" wte[ids], ids [N] int32.
   void embed(Backend& be, const Tensor& out, const Tensor& ids) const;
@@ -49,8 +51,26 @@ class VocabParallelEmbedding {
   // stats [2, N] are scratch.
   void cross_entropy(Backend& be, const Tensor& losses, const Tensor& dlogits, const Tensor& logits,
                      const Tensor& targets, float grad_scale, const Tensor& row_max, const Tensor& stats) const;
+  // As cross_entropy, but row n of dlogits is scaled by weights[n] ([N] f32)
+  // instead of one grad_scale. Each row goes through the same kernel as
+  // cross_entropy with grad_scale = weights[n], so equal weights give
+  // bitwise the gradients of cross_entropy. (One kernel call per row: a
+  // per-row-scale backend op would batch them; the vocabulary reductions are
+  // still batched.)
+  void cross_entropy_weighted(Backend& be, const Tensor& losses, const Tensor& dlogits, const Tensor& logits,
+                              const Tensor& targets, const Tensor& weights, const Tensor& row_max,
+                              const Tensor& stats) const;
+  // entropy [N] = H(softmax(logits row)) over the full (unpadded) vocabulary:
+  //   with m = max_i l_i, e_i = exp(l_i - m), S = sum_i e_i:
+  //   H = -sum_i p_i log p_i = log S - (sum_i e_i (l_i - m)) / S.
+  // Under tensor parallelism m is all-reduced (MAX), then S and the weighted
+  // sum together (SUM), as the vocab-parallel cross-entropy does. Reads
+  // logits only; row_max [N] and stats [2, N] are scratch.
+  void entropy(Backend& be, const Tensor& entropy, const Tensor& logits, const Tensor& row_max,
+               const Tensor& stats) const;
 
  private:
+  bool frozen_ = false;
   std::int64_t vocab_;
   TensorParallelGroup tp_;
   Parameter* weight_;

@@ -34,6 +34,7 @@ double AsyncCheckpointWriter::submit(const CheckpointState& state) {
   snapshot.model = copy_tensors(state.model);
   snapshot.optim_m = copy_tensors(state.optim_m);
   snapshot.optim_v = copy_tensors(state.optim_v);
+  snapshot.phase = copy_tensors(state.phase);
   thread_ = std::thread([this, snapshot = std::move(snapshot)] {
     try {
       std::string path = save_checkpoint(dir_, snapshot, group_, retention_);

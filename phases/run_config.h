@@ -4,9 +4,11 @@
 // work) and can write it back as INI text; phases/ consume it.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "data/data_config.h"
 #include "model/gpt_config.h"
+#include "phases/phase_config.h"
 #include "runtime/optim_config.h"
 
 namespace pouch {
@@ -58,6 +60,7 @@ struct RunConfig {
   LogConfig log;
   ParallelConfig parallel;
   CheckpointConfig checkpoint;
+  std::vector<PhaseConfig> phases;  // [phase.N] in order; empty = one pretrain phase of train.steps
 };
 
 }  // namespace pouch

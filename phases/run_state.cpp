@@ -42,4 +42,24 @@ RunPosition restore_run_state(const std::string& path, GPT& model, AdamWOptimize
   return pos;
 }
 
+CheckpointState read_checkpoint_rows(const std::string& path, int rank) {
+  CheckpointState s;
+  ReadOptions options;
+  options.rank = rank;
+  options.verify = false;
+  options.optim = false;
+  read_checkpoint_file(path, s, options);
+  return s;
+}
+
+void restore_model_weights(const std::string& path, GPT& model, int rank, bool verify) {
+  CheckpointState s;
+  for (const auto& p : model.parameters()) s.model.push_back({p.name, p.full_shape, p.shard, p.value});
+  ReadOptions options;
+  options.rank = rank;
+  options.verify = verify;
+  options.optim = false;
+  read_checkpoint_file(path, s, options);
+}
+
 }  // namespace pouch

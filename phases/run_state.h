@@ -35,4 +35,11 @@ CheckpointState capture_run_state(const GPT& model, const AdamWOptimizer& optimi
 RunPosition restore_run_state(const std::string& path, GPT& model, AdamWOptimizer& optimizer, int rank,
                               bool verify = true);
 
+// Reads /meta and the per-rank rows (/data, /data_f64) of `path`, no tensors.
+CheckpointState read_checkpoint_rows(const std::string& path, int rank);
+
+// Reads only the weights (/model) of `path` into the model, each rank its
+// shards: the start of a phase from the checkpoint that ended the one before.
+void restore_model_weights(const std::string& path, GPT& model, int rank, bool verify);
+
 }  // namespace pouch

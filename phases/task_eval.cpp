@@ -6,14 +6,14 @@
 
 namespace pouch {
 
-std::vector<LevelAccuracy> evaluate_task_accuracy(GPT& model, const CharTokenizer& tokenizer, int max_level,
+std::vector<LevelAccuracy> evaluate_task_accuracy(GPT& model, const CharTokenizer& tokenizer, int min_level, int max_level,
                                                   std::int64_t per_level, std::uint64_t seed, int shard, int shards) {
   Generator generator(model);
   GenerateOptions opt;  // greedy
   opt.stop_token = tokenizer.eot_id();
   RngStream unused(seed, 0);  // greedy decoding draws nothing
   std::vector<LevelAccuracy> out;
-  for (int level = 1; level <= max_level; ++level) {
+  for (int level = min_level; level <= max_level; ++level) {
     LevelAccuracy acc;
     acc.level = level;
     const auto problems = held_out_problems(level, per_level, seed);

@@ -19,9 +19,9 @@ struct LevelAccuracy {
   double accuracy() const { return total > 0 ? static_cast<double>(correct) / static_cast<double>(total) : 0.0; }
 };
 
-// Evaluates problems i with i % shards == shard (data-parallel ranks split
-// the work; the caller sums the counts over them).
-std::vector<LevelAccuracy> evaluate_task_accuracy(GPT& model, const CharTokenizer& tokenizer, int max_level,
+// Levels min_level..max_level. Evaluates problems i with i % shards == shard
+// (data-parallel ranks split the work; the caller sums the counts over them).
+std::vector<LevelAccuracy> evaluate_task_accuracy(GPT& model, const CharTokenizer& tokenizer, int min_level, int max_level,
                                                   std::int64_t per_level, std::uint64_t seed, int shard = 0,
                                                   int shards = 1);
 

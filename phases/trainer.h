@@ -1,28 +1,33 @@
 #pragma once
-// Single-phase training (pre-training on a token stream), the loop every
-// later phase builds on:
-//   for each optimizer step: for each micro-batch: forward, backward
-//   (gradients accumulate); clip by the global norm; AdamW with the LR
-//   schedule; one metrics line; a progress line every [log] every steps;
-//   an eval every [train] eval_every steps.
-// The i-th training sequence of the run is sequence i of the data's order,
-// counting rows, then micro-batches, then steps (phases/training_data.h).
+// A run: the schedule of phases in the config (phases/phase_config.h; no
+// [phase.N] sections = one pretrain phase of train.steps), run in order on
+// one model, every rank calling train(). Each phase ends every optimizer
+// step with the same services (phases/run_services.h): metrics, progress,
+// periodic checkpoints, a checkpoint at its last step (the phase boundary),
+// and a checkpoint + stop on SIGUSR1/SIGTERM. --resume=auto finds the
+// newest checkpoint and continues in the phase and at the step it was taken,
+// with that phase's own state.
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "parallel/communicator.h"
+#include "phases/evaluation.h"
 #include "phases/run_config.h"
 #include "phases/task_eval.h"
+#include "phases/train_ranks.h"
 #include "runtime/backend.h"
 
 namespace pouch {
 
-struct EvalResult {
-  std::int64_t step = 0;
-  double val_loss = std::numeric_limits<double>::quiet_NaN();  // NaN when there is no validation data
-  std::vector<LevelAccuracy> levels;                           // built-in task only
+// How one phase of the run went.
+struct PhaseReport {
+  std::int64_t index = 0;
+  std::string kind;
+  std::int64_t first_step = 0, last_step = 0;  // global steps [first, last) run by this process
+  double final_loss = 0.0;
+  double seconds = 0.0;
 };
 
 struct TrainReport {
@@ -39,6 +44,7 @@ struct TrainReport {
   int stopped_by_signal = 0;           // SIGUSR1/SIGTERM: checkpointed and stopped early
   std::string last_checkpoint;         // the newest checkpoint this run published
   std::vector<double> checkpoint_stall_s;  // time each checkpoint held training up
+  std::vector<PhaseReport> phases;         // the phases this process ran, in order
 };
 
 // How a run starts: fresh, or from a checkpoint. `resume` is empty (fresh),
@@ -47,22 +53,18 @@ struct TrainReport {
 // state.h5).
 struct TrainStart {
   std::string resume;
+  // The phases to run, [first, last] (1-based); 0 = from the first / to the
+  // last. A run starting at phase k > 1 without --resume continues from the
+  // checkpoint at the end of phase k-1 in the checkpoint directory.
+  std::int64_t first_phase = 0, last_phase = 0;
 };
 
-// Where this process sits in an SPMD run. The launcher builds it from the
-// process groups (parallel/); a world of one is the default.
-struct TrainRanks {
-  int world_rank = 0;
-  int world_size = 1;
-  Communicator* world = nullptr;  // null: a world of one
-  Communicator* io = nullptr;     // a second world communicator for background checkpoint writes
-  Communicator* tp = nullptr;     // null or size 1: no tensor parallelism
-  Communicator* dp = nullptr;     // null or size 1: no data parallelism
-  int tp_size() const { return tp ? tp->size() : 1; }
-  int dp_size() const { return dp ? dp->size() : 1; }
-  int dp_rank() const { return dp ? dp->rank() : 0; }
-  bool main() const { return world_rank == 0; }
-};
+// "2,3", "2-3", "2" -> [first, last]; errors name --phases.
+std::pair<std::int64_t, std::int64_t> parse_phase_range(const std::string& text, std::int64_t num_phases);
+
+// The schedule a config describes: its [phase.N] sections, or one pretrain
+// phase of train.steps when there are none.
+std::vector<PhaseConfig> schedule_of(const RunConfig& cfg);
 
 // Runs the training described by `cfg` on this rank (every rank calls it);
 // `config_ini` is its INI text, saved in the run directory and the weights

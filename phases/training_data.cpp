@@ -21,6 +21,7 @@ TrainingData open_builtin_task(const DataConfig& cfg, std::int64_t seq_len, std:
   TaskCorpus corpus = build_training_corpus(cfg.task_train_samples, max_level, cfg.task_corrupt_fraction, seed);
   const std::string name = fmt::format("built-in reasoning task ({} samples, levels 1-{}, {:.0f}% corrupted)",
                                        cfg.task_train_samples, max_level, 100.0 * cfg.task_corrupt_fraction);
+  data.task_corpus = std::make_shared<const TaskCorpus>(corpus);
   data.train = std::make_unique<SequenceLoader>(TokenSource::from_tokens(std::move(corpus.tokens), name), seq_len,
                                                 cfg.shuffle, seed);
   TaskCorpus held_out = build_held_out_corpus(held_out_samples(cfg), max_level, seed);

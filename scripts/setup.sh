@@ -19,6 +19,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libopenblas-openmp-dev libboost-program-options-dev libfmt-dev nlohmann-json3-dev
   libhdf5-dev libhdf5-openmpi-dev libxxhash-dev hdf5-tools libgtest-dev libopenmpi-dev openmpi-bin
+  libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev
   python3 python3-torch python3-h5py python3-numpy
   clang libclang-rt-14-dev libomp-dev
 )

@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -5,6 +6,7 @@
 
 #include "data/char_tokenizer.h"
 #include "data/reasoning_task.h"
+#include "data/stable_hash.h"
 #include "data/task_checker.h"
 #include "runtime/error.h"
 
@@ -32,7 +34,7 @@ TEST(ArithProblem, ColumnStepsFollowTheDocumentedExamples) {
 
 TEST(ArithProblem, EveryLevelsStepsAreTrueAndShort) {
   const CharTokenizer tok = CharTokenizer::reasoning();
-  for (int level = 1; level <= kMaxTaskLevel; ++level) {
+  for (int level = 1; level <= kMaxAnyTaskLevel; ++level) {
     RngStream rng(7, static_cast<std::uint64_t>(level));
     for (int k = 0; k < 3000; ++k) {
       ArithProblem p = random_problem(level, rng);
@@ -181,6 +183,130 @@ TEST(TaskChecker, ParsesGenerationsAndFlagsEachKindOfMistake) {
   EXPECT_EQ(evaluate_expression("2-3-4"), -5);
   EXPECT_FALSE(evaluate_expression("(1+2").has_value());
   EXPECT_FALSE(evaluate_expression("999999999999*999999999").has_value());
+}
+
+TEST(LevelSix, AddsThreeTwoDigitNumbersWithSubResults) {
+  ArithProblem p{ArithOp::Add3, 37, 58, 12};
+  EXPECT_EQ(p.expression(), "37+58+12");
+  EXPECT_EQ(p.answer(), 107);
+  EXPECT_EQ(p.steps(), (std::vector<std::string>{"37+58=95", "95+12=107"}));
+  EXPECT_EQ(p.operation(), "add3");
+  EXPECT_EQ(task_source(kContinualTaskLevel), "new");
+  const std::string text = render_sample(p.expression(), p.steps(), std::to_string(p.answer()));
+  EXPECT_EQ(text, "Q: 37+58+12= <think>37+58=95; 95+12=107</think> <ans>107</ans>\n");
+  auto back = problem_from_expression("37+58+12");
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->op, ArithOp::Add3);
+  EXPECT_EQ(back->c, 12);
+  EXPECT_TRUE(check_sample(text).ok());
+  // Column steps are true but not what level 6 writes; a wrong sub-result is caught.
+  SampleCheck column = check_sample("Q: 37+58+12= <think>7+8+2=17; 3+5+1+1=10</think> <ans>107</ans>");
+  EXPECT_TRUE(column.steps_true && column.answer_correct && !column.steps_canonical);
+  SampleCheck wrong = check_sample("Q: 37+58+12= <think>37+58=96; 96+12=108</think> <ans>108</ans>");
+  EXPECT_TRUE(wrong.well_formed && !wrong.steps_true && !wrong.answer_correct);
+}
+
+TEST(LevelSix, SamplesOfTheLevelRenderParseAndCheck) {
+  const CharTokenizer tok = CharTokenizer::reasoning();
+  int corrupted = 0;
+  for (std::int64_t i = 0; i < 3000; ++i) {
+    TaskSample s = training_sample_of_level(i, kContinualTaskLevel, 0.1, 4);
+    ASSERT_EQ(s.level, 6);
+    ASSERT_EQ(s.source, "new");
+    ASSERT_EQ(s.problem.op, ArithOp::Add3);
+    for (std::int64_t x : {s.problem.a, s.problem.b, s.problem.c}) {
+      ASSERT_GE(x, 10);
+      ASSERT_LE(x, 99);
+    }
+    ASSERT_FALSE(is_held_out(s.problem.expression()));
+    ASSERT_NO_THROW(tok.encode(s.text));
+    ASSERT_LT(s.text.size(), 75u);
+    SampleCheck check = check_sample(s.text);
+    ASSERT_TRUE(check.well_formed) << s.text;
+    EXPECT_EQ(check.ok(), !s.corrupted()) << s.text;
+    corrupted += s.corrupted();
+  }
+  EXPECT_NEAR(corrupted / 3000.0, 0.1, 0.02);
+  // A pure function of (index, level, seed); levels have their own streams.
+  EXPECT_EQ(training_sample_of_level(17, 6, 0.1, 4).text, training_sample_of_level(17, 6, 0.1, 4).text);
+  EXPECT_NE(training_sample_of_level(17, 6, 0.1, 4).text, training_sample_of_level(17, 6, 0.1, 5).text);
+  EXPECT_EQ(training_sample_of_level(3, 2, 0.0, 4).level, 2);
+  EXPECT_THROW(training_sample_of_level(0, 7, 0.0, 4), Error);
+  EXPECT_THROW(training_sample_of_level(0, 0, 0.0, 4), Error);
+}
+
+TEST(LevelSix, OnlyDrawnWhenAskedFor) {
+  // Pre-training's builders refuse level 6; the level-range builder draws it only in range.
+  EXPECT_THROW(build_training_corpus(10, 6, 0.0, 1), Error);
+  EXPECT_THROW(build_held_out_corpus(10, 6, 1), Error);
+  EXPECT_THROW(training_sample(0, 6, 0.0, 1), Error);
+  EXPECT_THROW(build_training_corpus_in_levels(10, 4, 3, 0.0, 1), Error);
+  EXPECT_THROW(build_training_corpus_in_levels(10, 1, 7, 0.0, 1), Error);
+  EXPECT_THROW(build_training_corpus_in_levels(10, 6, 6, -0.1, 1), Error);
+  TaskCorpus only6 = build_training_corpus_in_levels(500, 6, 6, 0.0, 1);
+  for (std::size_t k = 0; k < only6.samples.size(); ++k) {
+    EXPECT_EQ(only6.samples[k].level, 6);
+    EXPECT_EQ(only6.samples[k].source, "new");
+    EXPECT_TRUE(check_sample(sample_text(only6, k)).ok());
+  }
+  std::map<int, int> per_level;
+  for (const auto& m : build_training_corpus_in_levels(6000, 1, 6, 0.0, 1).samples) ++per_level[m.level];
+  ASSERT_EQ(per_level.size(), 6u);
+  for (int level = 1; level <= 6; ++level) EXPECT_NEAR(per_level[level] / 6000.0, 1.0 / 6, 0.02) << level;
+  for (const auto& m : build_training_corpus(3000, 5, 0.0, 1).samples) EXPECT_LE(m.level, 5);
+}
+
+TEST(LevelSix, HeldOutProblemsNeverOverlapTraining) {
+  auto problems = held_out_problems(kContinualTaskLevel, 400, 3);
+  ASSERT_EQ(problems.size(), 400u);
+  std::unordered_set<std::string> held;
+  for (const auto& p : problems) {
+    EXPECT_TRUE(is_held_out(p.expression)) << p.expression;
+    EXPECT_TRUE(held.insert(p.expression).second) << p.expression;
+    EXPECT_EQ(p.level, 6);
+    EXPECT_EQ(p.source, "new");
+    EXPECT_EQ(p.prompt, "Q: " + p.expression + "=");
+    EXPECT_EQ(evaluate_expression(p.expression), p.answer);
+    auto back = problem_from_expression(p.expression);
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(back->op, ArithOp::Add3);
+  }
+  TaskCorpus train = build_training_corpus_in_levels(50000, 6, 6, 0.0, 3);
+  for (std::size_t k = 0; k < train.samples.size(); ++k)
+    ASSERT_EQ(held.count(parse_sample(sample_text(train, k))->expression), 0u);
+  TaskCorpus val = build_held_out_corpus_in_levels(500, 6, 6, 3);
+  for (std::size_t k = 0; k < val.samples.size(); ++k) {
+    const std::string text = sample_text(val, k);
+    EXPECT_TRUE(check_sample(text).ok()) << text;
+    EXPECT_TRUE(is_held_out(parse_sample(text)->expression)) << text;
+  }
+}
+
+// A digest of the level-1..5 streams: training samples (text and metadata)
+// for every max level, the held-out problem lists and the validation corpus.
+// They must stay byte-identical when levels are added (level 6 is drawn only
+// when asked for), since runs and checkpoints depend on them.
+std::uint64_t level_1_to_5_stream_digest() {
+  std::string all;
+  for (int max_level = 1; max_level <= 5; ++max_level)
+    for (std::int64_t i = 0; i < 600; ++i) {
+      TaskSample s = training_sample(i, max_level, 0.2, 42);
+      all += fmt::format("{}|{}|{}|{}|{}\n", s.text, s.level, s.source, s.quality, static_cast<int>(s.corruption));
+    }
+  for (int level = 1; level <= 5; ++level)
+    for (const auto& p : held_out_problems(level, 40, 7))
+      all += fmt::format("{}|{}|{}|{}|{}\n", p.prompt, p.expression, p.answer, p.level, p.source);
+  TaskCorpus val = build_held_out_corpus(300, 5, 7);
+  for (std::int32_t t : val.tokens) all += static_cast<char>('A' + t);
+  return fnv1a64(all);
+}
+
+TEST(ReasoningTask, LevelOneToFiveStreamsAreUnchanged) {
+  // The level-range builders over [1, m] are the same streams.
+  EXPECT_EQ(build_training_corpus_in_levels(700, 1, 4, 0.2, 5).tokens, build_training_corpus(700, 4, 0.2, 5).tokens);
+  EXPECT_EQ(build_held_out_corpus_in_levels(300, 1, 5, 5).tokens, build_held_out_corpus(300, 5, 5).tokens);
+  // Digest taken from the code before level 6 existed.
+  EXPECT_EQ(level_1_to_5_stream_digest(), 0x867468a98c4792f7ull) << std::hex << level_1_to_5_stream_digest();
 }
 
 }  // namespace

@@ -1,0 +1,283 @@
+#include "phases/pretrain_phase.h"
+
+#include <chrono>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "data/curriculum_sampler.h"
+#include "parallel/gradient_bucket_reducer.h"
+#include "parallel/uniform_error.h"
+#include "phases/fault_injection.h"
+#include "phases/progress.h"
+#include "phases/run_state.h"
+#include "runtime/adamw_optimizer.h"
+#include "runtime/log.h"
+#include "runtime/loss_scaler.h"
+#include "runtime/mixed_precision_weights.h"
+#include "runtime/precision.h"
+
+namespace pouch {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+bool uses_sampler(const PretrainPhaseConfig& p) {
+  return p.curriculum != "none" || p.quality_sampling || !p.source_weights.empty();
+}
+
+// The sampler of a pretrain phase whose keys ask for one (null otherwise):
+// pacing over curriculum_fraction of the phase's steps.
+std::unique_ptr<CurriculumSampler> make_sampler(const PhaseContext& ctx) {
+  const PretrainPhaseConfig& p = ctx.phase.pretrain;
+  if (!uses_sampler(p)) return nullptr;
+  POUCH_CHECK(ctx.data.task_corpus != nullptr, "a pretrain sampler without the built-in task (config validation)");
+  const std::string prefix = fmt::format("phase.{}.", ctx.phase.index);
+  SamplingPolicy policy;
+  policy.curriculum.kind = parse_pacing_kind(p.curriculum, prefix + "curriculum");
+  policy.curriculum.min_level = static_cast<double>(p.curriculum_min_level);
+  policy.curriculum.max_level =
+      static_cast<double>(p.curriculum_max_level > 0 ? p.curriculum_max_level : ctx.cfg.data.task_max_level);
+  policy.curriculum.degree = policy.curriculum.kind == PacingKind::Linear ? 1.0 : p.curriculum_degree;
+  policy.curriculum.total_steps =
+      std::max<std::int64_t>(1, std::llround(p.curriculum_fraction * static_cast<double>(ctx.phase.steps)));
+  policy.curriculum.boundaries = parse_step_list(p.curriculum_boundaries, prefix + "curriculum_boundaries");
+  validate_curriculum(policy.curriculum, CurriculumKeys::under(prefix));
+  policy.source_weights = SourceWeightRules::parse(p.source_weights, prefix + "source_weights");
+  policy.quality_sampling = p.quality_sampling;
+  policy.quality_growth = p.quality_growth;
+  policy.quality_temperature = p.quality_temperature;
+  return std::make_unique<CurriculumSampler>(*ctx.data.task_corpus, ctx.cfg.model.seq_len, std::move(policy),
+                                             ctx.cfg.train.seed);
+}
+
+// Mixed precision: bf16 has fp32's exponent range and needs no loss scale;
+// fp16 gets the dynamic scaler.
+LossScalerConfig loss_scaler_config(const PhaseConfig& phase, Precision precision) {
+  LossScalerConfig c;
+  if (precision != Precision::FP16) {
+    c.init_scale = 1.0;
+    c.dynamic = false;
+  } else {
+    c.init_scale = phase.loss_scale_init;
+    c.growth_interval = phase.loss_scale_window;
+  }
+  return c;
+}
+
+class PretrainPhase final : public Phase {
+ public:
+  explicit PretrainPhase(const PhaseContext& ctx)
+      : ctx_(ctx),
+        optim_cfg_(ctx.optim()),
+        optimizer_(ctx.model.parameters(), optim_cfg_, ctx.be),
+        precision_(parse_precision(ctx.phase.precision, fmt::format("phase.{}.precision", ctx.phase.index))),
+        scaler_(loss_scaler_config(ctx.phase, precision_)),
+        sampler_(make_sampler(ctx)) {
+    const auto& cfg = ctx.cfg;
+    const int dp = ctx.ranks.dp_size();
+    if (cfg.train.batch_size % dp != 0)
+      fail_uniform("train.batch_size = {} is not divisible by the data-parallel degree {}: each of the {} "
+                   "data-parallel ranks takes an equal share of the global batch; choose a multiple of {}",
+                   cfg.train.batch_size, dp, dp, dp);
+    if (dp > 1) {
+      reducer_ = std::make_unique<GradientBucketReducer>(
+          ctx.model.parameters(), *ctx.ranks.dp,
+          GradientBucketReducer::Options{static_cast<std::int64_t>(cfg.parallel.bucket_mb * (1 << 20)),
+                                         cfg.parallel.overlap});
+      ctx.model.set_grad_ready_hook([this](const Parameter& p) { reducer_->mark_ready(p); });
+      log_info("data-parallel gradient all-reduce: {} buckets of up to {} MiB, overlap {}", reducer_->num_buckets(),
+               cfg.parallel.bucket_mb, cfg.parallel.overlap ? "on" : "off");
+    }
+  }
+
+  ~PretrainPhase() override {
+    ctx_.model.set_grad_ready_hook({});
+    ctx_.model.set_activation_precision(Precision::FP32);
+  }
+
+  // The weights in a checkpoint are the fp32 masters; the loss scaler's state
+  // rides in /data_f64.
+  void restore(const std::string& file, bool verify) override {
+    restore_run_state(file, ctx_.model, optimizer_, ctx_.ranks.world_rank, verify);
+    const CheckpointState rows = read_checkpoint_rows(file, ctx_.ranks.world_rank);
+    if (auto it = rows.f64_per_rank.find("loss_scaler"); it != rows.f64_per_rank.end() && it->second.size() == 3)
+      scaler_.set_state({it->second[0], static_cast<std::int64_t>(it->second[1]),
+                         static_cast<std::int64_t>(it->second[2])});
+  }
+
+  PhaseOutcome run(std::int64_t first_step) override;
+
+ private:
+  CheckpointState capture(std::int64_t in_phase_steps) const {
+    const std::int64_t tokens = tokens_per_step() * (ctx_.step_offset + in_phase_steps);
+    CheckpointState s = capture_run_state(ctx_.model, optimizer_, RunPosition{}, 1, 1, "");
+    ctx_.stamp(s, ctx_.step_offset + in_phase_steps, tokens);
+    if (weights_) {
+      std::size_t i = 0;
+      for (const auto& p : ctx_.model.parameters()) s.model[i++].local = weights_->master_of(p);
+    }
+    const LossScalerState& ls = scaler_.state();
+    s.f64_per_rank["loss_scaler"] = {ls.scale, static_cast<double>(ls.good_steps),
+                                     static_cast<double>(ls.skipped_steps)};
+    s.data_per_rank["position"] = {ctx_.step_offset + in_phase_steps, tokens,
+                                   in_phase_steps * ctx_.cfg.train.grad_accum * ctx_.cfg.train.batch_size};
+    return s;
+  }
+  std::int64_t tokens_per_step() const {
+    return ctx_.cfg.train.batch_size * ctx_.cfg.model.seq_len * ctx_.cfg.train.grad_accum;
+  }
+
+  PhaseContext ctx_;
+  OptimConfig optim_cfg_;
+  AdamWOptimizer optimizer_;
+  Precision precision_;
+  LossScaler scaler_;
+  std::unique_ptr<CurriculumSampler> sampler_;
+  std::unique_ptr<MixedPrecisionWeights> weights_;  // fp32 masters (bf16/fp16 only)
+  std::unique_ptr<GradientBucketReducer> reducer_;
+};
+
+// Every rank's overflow flag, or-ed over the world, so all ranks skip alike.
+bool any_rank(const TrainRanks& ranks, Backend& be, bool flag) {
+  if (ranks.world_size == 1 || ranks.world == nullptr) return flag;
+  Tensor t = be.empty({1}, DType::I32);
+  t.i32()[0] = flag ? 1 : 0;
+  ranks.world->all_reduce(t, ReduceOp::Max);
+  return t.i32()[0] != 0;
+}
+
+PhaseOutcome PretrainPhase::run(std::int64_t first_step) {
+  const RunConfig& cfg = ctx_.cfg;
+  GPT& model = ctx_.model;
+  Backend& be = ctx_.be;
+  const TrainRanks& ranks = ctx_.ranks;
+  RunServices& services = ctx_.services;
+  const std::int64_t B = cfg.train.batch_size, T = cfg.model.seq_len, A = cfg.train.grad_accum;
+  const std::int64_t B_local = B / ranks.dp_size();
+  const std::int64_t steps = ctx_.phase.steps;
+  model.set_recompute(cfg.train.recompute);
+  if (precision_ != Precision::FP32) {
+    // The model's values become the 16-bit working copy of fp32 masters.
+    weights_ = std::make_unique<MixedPrecisionWeights>(model.parameters(), precision_);
+    model.set_activation_precision(precision_);
+    log_info("{}: {} weights and block activations, fp32 master weights and accumulation{}", ctx_.phase.name(),
+             precision_name(precision_),
+             precision_ == Precision::FP16 ? fmt::format(", dynamic loss scale {}", scaler_.scale()) : "");
+  }
+  int sampler_level = -1;
+
+  PhaseOutcome out;
+  out.steps_done = first_step;
+  const Tensor x = be.empty({B_local, T}, DType::I32), y = be.empty({B_local, T}, DType::I32);
+  const std::int64_t eval_every = ctx_.eval_every();
+  auto record_eval = [&](std::int64_t global_step) -> const EvalResult& {
+    ctx_.evals->push_back(evaluate(model, ctx_.data, cfg, ranks, global_step, x, y));
+    return ctx_.evals->back();
+  };
+  if (eval_every > 0 && first_step == 0) services.print(format_eval(record_eval(ctx_.step_offset)));
+
+  const double flops_per_token = model.train_flops_per_token(T);
+  const double job_peak = ctx_.peak_gflops * 1e9 * ranks.world_size;
+  const float dloss = 1.0f / static_cast<float>(B * T * A);
+  const auto fault = fault_plan_from_env();
+  double avg_step = 0.0;
+  for (std::int64_t step = first_step; step < steps; ++step) {
+    const std::int64_t global = ctx_.step_offset + step;
+    maybe_inject_fault(fault, ranks.world_rank, global + 1);
+    const auto t0 = Clock::now();
+    const float lr = lr_at(optim_cfg_, step, steps);
+    if (sampler_ && sampler_->max_level_at(step) != sampler_level) {
+      sampler_level = sampler_->max_level_at(step);
+      const std::int64_t epoch = sampler_->epoch_of(step * A * B);
+      services.print(fmt::format("curriculum at step {}: {}", global + 1,
+                                 sampler_->summary(epoch, sampler_level).to_string()));
+    }
+    model.parameters().zero_grad();
+    std::vector<double> loss = {0.0, 0.0};  // sum and count of this rank's target losses
+    for (std::int64_t micro = 0; micro < A; ++micro) {
+      // With accumulation only the last micro-batch's backward reduces.
+      if (reducer_ && micro == A - 1) reducer_->begin();
+      const std::int64_t first_row = (step * A + micro) * B + ranks.dp_rank() * B_local;
+      if (sampler_) {
+        for (std::int64_t b = 0; b < B_local; ++b)
+          sampler_->sequence(first_row + b, step, x.i32() + b * T, y.i32() + b * T);
+      } else {
+        fill_batch(*ctx_.data.train, first_row, cfg.model.vocab_size, x, y);
+      }
+      model.forward(x, y, dloss * static_cast<float>(scaler_.scale()));
+      model.backward();
+      loss[0] += model.last_loss_sum();
+      loss[1] += static_cast<double>(model.last_loss_count());
+    }
+    if (reducer_) reducer_->finish();
+    sum_over_dp(ranks, be, loss);
+    const double mean_loss = loss[1] > 0 ? loss[0] / loss[1] : 0.0;
+    if (!std::isfinite(mean_loss) && precision_ != Precision::FP16)
+      fail("training diverged at step {} ({}): the loss is {}; lower the learning rate or set [optim] grad_clip",
+           global + 1, ctx_.phase.name(), mean_loss);
+    // Mixed precision: unscale, skip the step everywhere if any rank saw an
+    // overflow (the scaler backs off), else update the fp32 masters.
+    bool applied = true;
+    OptimizerStepStats stats;
+    if (weights_) {
+      const bool overflow = any_rank(ranks, be, weights_->unscale_and_check(scaler_.inv_scale()));
+      applied = scaler_.update(overflow);
+      if (applied) {
+        weights_->begin_master_update();
+        stats = optimizer_.step(lr, model.grad_norm());
+        weights_->end_master_update();
+      } else {
+        log_warn("step {}: gradient overflow at loss scale {}; step skipped, scale now {}", global + 1,
+                 scaler_.scale() / scaler_.config().backoff_factor, scaler_.scale());
+      }
+    } else {
+      stats = optimizer_.step(lr, model.grad_norm());
+    }
+    const double dt = seconds_since(t0);
+    out.train_seconds += dt;
+    out.tokens += static_cast<double>(tokens_per_step());
+    out.flops += flops_per_token * static_cast<double>(tokens_per_step());
+    avg_step = step == first_step ? dt : 0.9 * avg_step + 0.1 * dt;
+
+    const double tok_s = static_cast<double>(tokens_per_step()) / dt;
+    const double mfu = flops_per_token * tok_s / job_peak;
+    nlohmann::json line = {{"step", global + 1},          {"phase", ctx_.phase.index},
+                           {"phase_kind", "pretrain"},    {"loss", mean_loss},
+                           {"lr", lr},                    {"grad_norm", stats.grad_norm},
+                           {"tokens_per_s", tok_s},       {"mfu", mfu}};
+    if (reducer_) line["comm_wait_s"] = reducer_->last_wait_seconds();
+    if (weights_) {
+      line["loss_scale"] = scaler_.scale();
+      line["skipped_steps"] = scaler_.state().skipped_steps;
+      if (!applied) line["skipped"] = true;
+    }
+    if (sampler_) line["curriculum_level"] = sampler_level;
+    const bool last = step + 1 == steps;
+    const bool eval_now = eval_every > 0 && ((step + 1) % eval_every == 0 || last);
+    if (eval_now) add_eval_fields(line, record_eval(global + 1));
+    out.final_loss = mean_loss;
+    out.steps_done = step + 1;
+    const int stop = services.end_step(global + 1, last, line, [&] { return capture(step + 1); });
+    if ((step + 1) % cfg.log.every == 0 || last || step == 0) {
+      ProgressInfo p{global + 1, ctx_.total_steps, mean_loss, lr, tok_s, mfu,
+                     avg_step * static_cast<double>(steps - step - 1)};
+      services.print(format_progress(p));
+    }
+    if (eval_now) services.print(format_eval(ctx_.evals->back()));
+    if (stop != 0 && !last) {
+      out.stopped_by_signal = stop;
+      break;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<Phase> make_pretrain_phase(const PhaseContext& ctx) { return std::make_unique<PretrainPhase>(ctx); }
+
+}  // namespace pouch

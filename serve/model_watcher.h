@@ -1,0 +1,56 @@
+#pragma once
+// Watches a serving directory (checkpoint/serving_versions.h) and installs
+// each newer version into a ModelSlot. The new version is loaded completely
+// off to the side (every tensor read, the generator built) before the swap,
+// so requests never wait on a load and never see a half-loaded model.
+// A version that fails to load (a damaged or truncated file, a malformed
+// LATEST) is logged once and the current model keeps serving; the watcher
+// tries again when LATEST names another version.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "serve/model_slot.h"
+
+namespace pouch {
+
+class ModelWatcher {
+ public:
+  ModelWatcher(std::string serve_dir, ModelSlot& slot, std::chrono::milliseconds poll_interval);
+  ~ModelWatcher();  // stop()s
+  ModelWatcher(const ModelWatcher&) = delete;
+  ModelWatcher& operator=(const ModelWatcher&) = delete;
+
+  // One check of LATEST, on the calling thread: loads and installs the
+  // version it names when that is newer than the slot's. Returns true when
+  // it installed one. Never throws for a bad directory or file (it logs).
+  bool poll_once();
+
+  // poll_once() every poll_interval on a thread of its own, until stop().
+  void start();
+  void stop();
+
+  const std::string& serve_dir() const { return serve_dir_; }
+
+ private:
+  void run();
+
+  std::string serve_dir_;
+  ModelSlot& slot_;
+  std::chrono::milliseconds poll_interval_;
+  // The last LATEST that failed (its version, or its text's error), so a
+  // damaged version is reported once rather than every poll.
+  std::optional<std::int64_t> failed_version_;
+  std::string last_latest_error_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace pouch
