@@ -193,8 +193,15 @@ void CurriculumSampler::draw(std::int64_t i, std::int64_t step, Emit&& emit) con
   for (std::int64_t filled = 0; filled < seq_len_ + 1;) {
     const std::int64_t k = dist->pick(uniform53(rng));
     const SampleMeta& m = samples_[static_cast<std::size_t>(k)];
-    const std::int64_t count = std::min(m.length, seq_len_ + 1 - filled);
-    emit(k, filled, m.offset, count);
+    // The window starts at a uniform position inside its first sample, as a
+    // window of the plain token stream does: the model then sees every
+    // position of a sample at every position of the context, and the
+    // validation loss (over the held-out stream's windows) stays comparable
+    // with uniform training.
+    const std::int64_t skip =
+        filled == 0 ? static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(m.length))) : 0;
+    const std::int64_t count = std::min(m.length - skip, seq_len_ + 1 - filled);
+    emit(k, filled, m.offset + skip, count);
     filled += count;
   }
 }

@@ -16,7 +16,10 @@
 #include <variant>
 
 #include "launcher/config_field.h"
+#include "data/curriculum.h"
+#include "data/source_weight_rules.h"
 #include "launcher/phase_keys.h"
+#include "phases/task_reward_scorers.h"
 #include "runtime/error.h"
 
 namespace po = boost::program_options;
@@ -532,25 +535,29 @@ void validate_phases(const RunConfig& c, const Origins& origins) {
     require(p.loss_scale_init >= 1, "loss_scale_init", fmt::format("{}", p.loss_scale_init), "must be at least 1");
     require(p.loss_scale_window > 0, "loss_scale_window", fmt::format("{}", p.loss_scale_window),
             "must be positive");
-    const bool builtin = c.data.path.empty();
-    if (p.kind != PhaseKind::Pretrain && !builtin)
-      fail("[phase.{}] kind = {} needs the built-in reasoning task (its prompts, answers and new levels), but "
-           "data.path = '{}' ({}): leave data.path empty, or run only the pretrain phases (--phases)",
-           p.index, phase_kind_name(p.kind), c.data.path, set_where(origins, "data.path"));
     if (p.kind == PhaseKind::Pretrain) {
       const auto& q = p.pretrain;
-      require(q.curriculum == "none" || builtin, "curriculum", q.curriculum,
-              "a curriculum needs the built-in task's levels: leave data.path empty or set curriculum = none");
-      require(!q.quality_sampling || builtin, "quality_sampling", "true",
-              "quality sampling needs the built-in task's quality scores: leave data.path empty");
-      require(q.source_weights.empty() || builtin, "source_weights", q.source_weights,
-              "source weights need the built-in task's sources: leave data.path empty");
       require(q.curriculum_degree > 0, "curriculum_degree", fmt::format("{}", q.curriculum_degree), "must be positive");
       require(q.curriculum_fraction > 0 && q.curriculum_fraction <= 1, "curriculum_fraction",
               fmt::format("{}", q.curriculum_fraction), "must be in (0, 1]");
       require(q.quality_temperature > 0, "quality_temperature", fmt::format("{}", q.quality_temperature),
               "must be positive");
       require(q.quality_growth >= 0, "quality_growth", fmt::format("{}", q.quality_growth), "must be 0 or more");
+      // The phase builds the same objects; building them here fails before any work.
+      const std::string prefix = fmt::format("phase.{}.", p.index);
+      CurriculumConfig curriculum;
+      curriculum.kind = parse_pacing_kind(q.curriculum, prefix + "curriculum");
+      curriculum.min_level = static_cast<double>(q.curriculum_min_level);
+      curriculum.max_level =
+          static_cast<double>(q.curriculum_max_level > 0 ? q.curriculum_max_level : c.data.task_max_level);
+      curriculum.degree = curriculum.kind == PacingKind::Linear ? 1.0 : q.curriculum_degree;
+      curriculum.total_steps = std::max<std::int64_t>(
+          1, static_cast<std::int64_t>(std::llround(q.curriculum_fraction * static_cast<double>(p.steps))));
+      curriculum.boundaries = parse_step_list(q.curriculum_boundaries, prefix + "curriculum_boundaries");
+      if (curriculum.kind != PacingKind::None) validate_curriculum(curriculum, CurriculumKeys::under(prefix));
+      require(curriculum.max_level <= static_cast<double>(c.data.task_max_level), "curriculum_max_level",
+              fmt::format("{}", q.curriculum_max_level), "must be at most data.task_max_level (0 = that)");
+      SourceWeightRules::parse(q.source_weights, prefix + "source_weights");
     } else if (p.kind == PhaseKind::Ppo || p.kind == PhaseKind::Grpo) {
       const auto& a = p.align;
       require(a.prompts_per_step > 0, "prompts_per_step", fmt::format("{}", a.prompts_per_step),
@@ -584,6 +591,9 @@ void validate_phases(const RunConfig& c, const Origins& origins) {
               "must be positive");
       require(a.reward_diversity_n > 0, "reward_diversity_n", fmt::format("{}", a.reward_diversity_n),
               "must be positive");
+      make_task_reward({a.reward_weights, a.reward_lexicon, static_cast<int>(a.reward_diversity_n),
+                        a.reward_length_budget},
+                       key("reward_weights"));
       const std::int64_t max_level = a.prompt_max_level == 0 ? c.data.task_max_level : a.prompt_max_level;
       require(a.prompt_min_level >= 1 && a.prompt_min_level <= max_level, "prompt_min_level",
               fmt::format("{}", a.prompt_min_level), "must be between 1 and the prompt max level");
@@ -604,6 +614,18 @@ void validate_phases(const RunConfig& c, const Origins& origins) {
       require(k.ewc_batches > 0, "ewc_batches", fmt::format("{}", k.ewc_batches), "must be positive");
       require(k.publish_every >= 0, "publish_every", fmt::format("{}", k.publish_every),
               "must be 0 (at the end only) or positive");
+      require(k.new_level >= 1 && k.new_level <= 6, "new_level", fmt::format("{}", k.new_level),
+              "must be a level of the built-in task, 1..6 (6 = a+b+c, which pre-training never shows)");
+      std::string targets = k.lora_targets;
+      std::size_t pos = 0;
+      while (pos <= targets.size()) {
+        const auto comma = targets.find(',', pos);
+        const std::string t = trim(std::string_view(targets).substr(pos, comma == std::string::npos ? comma : comma - pos));
+        require(t == "qkv" || t == "attn_proj" || t == "fc" || t == "mlp_proj", "lora_targets", targets,
+                "must list projections among qkv, attn_proj, fc, mlp_proj, separated by commas");
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+      }
     }
   }
 }
@@ -726,6 +748,8 @@ std::string run_config_to_ini(const RunConfig& config) {
       section = spec.name.substr(0, dot);
       out += fmt::format("{}[{}]\n", out.empty() ? "" : "\n", section);
     }
+    // A schedule's length is its phases' steps; train.steps would conflict.
+    if (spec.name == "train.steps" && !config.phases.empty()) continue;
     std::string value = format_field(spec.field, config);
     out += fmt::format("{} ={}{}\n", spec.name.substr(dot + 1), value.empty() ? "" : " ", value);
   }

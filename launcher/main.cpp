@@ -9,6 +9,7 @@
 #include <boost/program_options/errors.hpp>
 
 #include "launcher/commands.h"
+#include "phases/checkpoint_choice.h"
 #include "parallel/launcher_env.h"
 #include "parallel/mpi_runtime.h"
 #include "parallel/uniform_error.h"
@@ -52,6 +53,8 @@ constexpr Command kCommands[] = {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --resume=auto verifies candidate checkpoints in a child `pouch ckpt verify`.
+  pouch::set_checkpoint_verifier_executable("/proc/self/exe");
   if (argc < 2) {
     std::fputs(kUsage, stderr);
     return 2;

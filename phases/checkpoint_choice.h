@@ -15,9 +15,16 @@ namespace pouch {
 // nullopt. Skipped ones are reported with log_warn, with the verifier's words.
 std::optional<FoundCheckpoint> newest_verified_checkpoint(const std::string& dir);
 
-// Runs `pouch ckpt verify <file>` (this executable) in a child process with
-// the launcher's variables removed, so it never joins the MPI job. Returns
-// true when it exits 0; otherwise `why` says what it printed or how it died.
+// Runs `<verifier> ckpt verify <file>` in a child process with the
+// launcher's variables removed, so it never joins the MPI job. Returns true
+// when it exits 0; otherwise `why` says what it printed or how it died.
+// Without a registered verifier executable (a test binary, a library user)
+// the file is verified in this process instead: re-executing a program that
+// is not pouch would run that program again.
 bool verify_in_child_process(const std::string& file, std::string* why);
+
+// The executable that answers `ckpt verify` (the pouch binary registers
+// /proc/self/exe at start-up); empty = verify in-process.
+void set_checkpoint_verifier_executable(std::string path);
 
 }  // namespace pouch

@@ -15,14 +15,12 @@
 #include "phases/continual_summary.h"
 #include "phases/ewc_penalty.h"
 #include "phases/fault_injection.h"
+#include "phases/phase_precision.h"
 #include "phases/progress.h"
 #include "phases/run_state.h"
 #include "phases/trainer.h"
 #include "runtime/adamw_optimizer.h"
 #include "runtime/log.h"
-#include "runtime/loss_scaler.h"
-#include "runtime/mixed_precision_weights.h"
-#include "runtime/precision.h"
 #include "runtime/rng.h"
 
 namespace pouch {
@@ -47,28 +45,6 @@ std::vector<std::string> parse_targets(const std::string& text, const std::strin
   }
   if (out.empty()) fail("{} = '{}' names no target; list some of qkv, attn_proj, fc, mlp_proj", key, text);
   return out;
-}
-
-// Mixed precision as in pretrain: bf16 needs no loss scale, fp16 gets the dynamic scaler.
-LossScalerConfig loss_scaler_config(const PhaseConfig& phase, Precision precision) {
-  LossScalerConfig c;
-  if (precision != Precision::FP16) {
-    c.init_scale = 1.0;
-    c.dynamic = false;
-  } else {
-    c.init_scale = phase.loss_scale_init;
-    c.growth_interval = phase.loss_scale_window;
-  }
-  return c;
-}
-
-// Every rank's flag, or-ed over the world, so all ranks decide alike.
-bool any_rank(const TrainRanks& ranks, Backend& be, bool flag) {
-  if (ranks.world_size == 1 || ranks.world == nullptr) return flag;
-  Tensor t = be.empty({1}, DType::I32);
-  t.i32()[0] = flag ? 1 : 0;
-  ranks.world->all_reduce(t, ReduceOp::Max);
-  return t.i32()[0] != 0;
 }
 
 ContinualDataConfig data_config(const PhaseContext& ctx) {
@@ -107,8 +83,7 @@ class ContinualPhase final : public Phase {
       : ctx_(ctx),
         cc_(ctx.phase.continual),
         optim_cfg_(ctx.optim()),
-        precision_(parse_precision(ctx.phase.precision, fmt::format("phase.{}.precision", ctx.phase.index))),
-        scaler_(loss_scaler_config(ctx.phase, precision_)),
+        precision_(ctx.phase),
         batches_(data_config(ctx), *ctx.data.task_corpus),
         prev_recompute_(ctx.model.recompute()) {
     const auto& cfg = ctx.cfg;
@@ -146,7 +121,6 @@ class ContinualPhase final : public Phase {
   ~ContinualPhase() override {
     GPT& model = ctx_.model;
     model.set_grad_ready_hook({});
-    model.set_activation_precision(Precision::FP32);
     model.set_recompute(prev_recompute_);
     // Stopped before the last step (a signal): the adapters live on in the
     // checkpoint; leave the model as the phase found it.
@@ -162,8 +136,8 @@ class ContinualPhase final : public Phase {
   // The store the optimizer updates: the adapters, or every weight.
   ParameterStore& trained() const { return lora() ? ctx_.model.lora_parameters() : ctx_.model.parameters(); }
   // The fp32 value of `p` of the trained store (the master under bf16/fp16).
-  Tensor master_of(const Parameter& p) const { return weights_ ? weights_->master_of(p) : p.value; }
-  const Tensor& master_values() const { return weights_ ? weights_->master() : trained().values(); }
+  Tensor master_of(const Parameter& p) const { return precision_.master_of(p); }
+  const Tensor& master_values() const { return precision_.master_values(trained()); }
   std::int64_t tokens_per_step() const {
     return ctx_.cfg.train.batch_size * ctx_.cfg.model.seq_len * ctx_.cfg.train.grad_accum;
   }
@@ -184,12 +158,10 @@ class ContinualPhase final : public Phase {
   PhaseContext ctx_;
   const ContinualPhaseConfig& cc_;
   OptimConfig optim_cfg_;
-  Precision precision_;
-  LossScaler scaler_;
+  PhasePrecision precision_;
   ContinualBatches batches_;
   bool prev_recompute_;
   std::unique_ptr<AdamWOptimizer> optimizer_;  // null after the merge
-  std::unique_ptr<MixedPrecisionWeights> weights_;
   std::unique_ptr<GradientBucketReducer> reducer_;
   std::unique_ptr<EwcPenalty> ewc_;
   bool merged_ = false;
@@ -223,10 +195,8 @@ CheckpointState ContinualPhase::capture(std::int64_t in_phase_steps) const {
   CheckpointState s;
   if (!lora() && !merged_) {
     s = capture_run_state(model, *optimizer_, RunPosition{}, 1, 1, "");
-    if (weights_) {
-      std::size_t i = 0;
-      for (const auto& p : model.parameters()) s.model[i++].local = weights_->master_of(p);
-    }
+    std::size_t i = 0;
+    for (const auto& p : model.parameters()) s.model[i++].local = precision_.master_of(p);
   } else {
     // The base (frozen, fp32) or, after the merge, the adapted model; no
     // /optim: the adapters' moments are phase tensors.
@@ -238,9 +208,7 @@ CheckpointState ContinualPhase::capture(std::int64_t in_phase_steps) const {
   std::vector<std::int64_t> before;
   for (const auto& l : before_) before.insert(before.end(), {l.level, l.total, l.correct, l.well_formed});
   s.data_per_rank["continual_before"] = before;
-  const LossScalerState& ls = scaler_.state();
-  s.f64_per_rank["loss_scaler"] = {ls.scale, static_cast<double>(ls.good_steps),
-                                   static_cast<double>(ls.skipped_steps)};
+  precision_.capture(s);
   s.data_per_rank["position"] = {global, tokens, 0};
   return s;
 }
@@ -262,9 +230,12 @@ void ContinualPhase::restore(const std::string& file, bool verify) {
   options.verify = verify;
   options.optim = !lora();
   read_checkpoint_file(file, s, options);
+  // The phase's rows hold the same values on every rank; read rank 0's, which
+  // every checkpoint has (a rank beyond the writer's world finds no row of its own).
+  const CheckpointState rows = read_checkpoint_rows(file, 0);
   if (lora()) {
-    const auto it = s.data_per_rank.find("continual_lora_optim");
-    if (it == s.data_per_rank.end() || it->second.size() != 1)
+    const auto it = rows.data_per_rank.find("continual_lora_optim");
+    if (it == rows.data_per_rank.end() || it->second.size() != 1)
       fail("{}: no /data/continual_lora_optim (the adapters' optimizer step); it was not written by a continual "
            "phase with isolation = lora: resume with the config that wrote it",
            file);
@@ -273,14 +244,16 @@ void ContinualPhase::restore(const std::string& file, bool verify) {
     optimizer_->set_steps_taken(s.optim_step);
   }
   before_.clear();
-  if (auto it = s.data_per_rank.find("continual_before"); it != s.data_per_rank.end()) {
+  if (auto it = rows.data_per_rank.find("continual_before"); it != rows.data_per_rank.end()) {
     const auto& v = it->second;
     for (std::size_t i = 0; i + 3 < v.size(); i += 4)
       before_.push_back({static_cast<int>(v[i]), v[i + 1], v[i + 2], v[i + 3]});
   }
-  if (auto it = s.f64_per_rank.find("loss_scaler"); it != s.f64_per_rank.end() && it->second.size() == 3)
-    scaler_.set_state({it->second[0], static_cast<std::int64_t>(it->second[1]),
-                       static_cast<std::int64_t>(it->second[2])});
+  if (before_.size() != eval_levels_.size())
+    fail("{}: /data/continual_before holds {} levels, this phase evaluates {}: the checkpoint was not written by "
+         "this continual phase; resume with the config that wrote it",
+         file, before_.size(), eval_levels_.size());
+  precision_.restore(file);
 }
 
 void ContinualPhase::zero_grads() const {
@@ -314,16 +287,16 @@ void ContinualPhase::estimate_fisher(const Tensor& x, const Tensor& y) {
   double fsum = 0.0;
   const float* f = ewc_->fisher().f32();
   for (std::int64_t i = 0; i < ewc_->fisher().numel(); ++i) fsum += f[i];
-  log_info("{}: EWC Fisher from {} old-data batches of {} rows: mean {:.3e}", ctx_.phase.name(), K, B,
-           fsum / static_cast<double>(model.parameters().numel()));
+  if (ctx_.ranks.main())
+    log_info("{}: EWC Fisher from {} old-data batches of {} rows: mean {:.3e}", ctx_.phase.name(), K, B,
+             fsum / static_cast<double>(model.parameters().numel()));
 }
 
 void ContinualPhase::merge_adapters() {
   GPT& model = ctx_.model;
   // Merge the fp32 masters of the adapters, not their 16-bit working copy.
-  if (weights_) weights_->begin_master_update();
+  precision_.finish();
   model.merge_lora();  // collective under tensor parallelism
-  weights_.reset();
   optimizer_.reset();  // its store went with the adapters
   model.set_base_frozen(false);
   merged_ = true;
@@ -377,12 +350,9 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
   const std::int64_t B_local = B / ranks.dp_size();
   const std::int64_t steps = ctx_.phase.steps;
   model.set_recompute(cc_.recompute);
-  if (precision_ != Precision::FP32) {
-    // The trained store's values become the 16-bit working copy of fp32
-    // masters (the frozen base of isolation = lora stays fp32).
-    weights_ = std::make_unique<MixedPrecisionWeights>(trained(), precision_);
-    model.set_activation_precision(precision_);
-  }
+  // The trained store's values become the 16-bit working copy of fp32
+  // masters (the frozen base of isolation = lora stays fp32).
+  precision_.begin(model, trained());
   services.print(fmt::format(
       "{}: new level {} ({} samples), replay {} of {} rows per batch from levels 1..{}, isolation {}{}{}, {}",
       ctx_.phase.name(), cc_.new_level, cc_.new_samples, batches_.replay_rows(), B, cfg.data.task_max_level,
@@ -391,7 +361,7 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
                            model.lora_parameters().full_numel())
              : std::string(),
       ewc_ ? fmt::format(", EWC lambda {} over {} batches", cc_.ewc_lambda, cc_.ewc_batches) : std::string(),
-      precision_name(precision_)));
+      precision_name(precision_.precision())));
 
   PhaseOutcome out;
   out.steps_done = first_step;
@@ -424,7 +394,7 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
     for (std::int64_t micro = 0; micro < A; ++micro) {
       if (reducer_ && micro == A - 1) reducer_->begin();  // only the last micro-batch's backward reduces
       batches_.fill(step, micro, ranks.dp_rank() * B_local, B_local, x.i32(), y.i32());
-      model.forward(x, y, dloss * static_cast<float>(scaler_.scale()));
+      model.forward(x, y, dloss * static_cast<float>(precision_.loss_scale()));
       model.backward();
       loss[0] += model.last_loss_sum();
       loss[1] += static_cast<double>(model.last_loss_count());
@@ -433,37 +403,27 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
     if (lora()) reduce_lora_grads();
     sum_over_dp(ranks, be, loss);
     const double mean_loss = loss[1] > 0 ? loss[0] / loss[1] : 0.0;
-    if (!std::isfinite(mean_loss) && precision_ != Precision::FP16)
+    if (!std::isfinite(mean_loss) && precision_.precision() != Precision::FP16)
       fail("training diverged at step {} ({}): the loss is {}; lower the learning rate or set [optim] grad_clip",
            global + 1, ctx_.phase.name(), mean_loss);
-    bool applied = true;
-    if (weights_) applied = scaler_.update(any_rank(ranks, be, weights_->unscale_and_check(scaler_.inv_scale())));
     OptimizerStepStats stats;
     double penalty = 0.0;
-    if (applied) {
+    const bool applied = precision_.apply_update(ranks, be, global + 1, [&] {
       if (ewc_) {
         // The penalty's gradient joins the data gradient before clipping.
         ewc_->add_gradient(master_values(), model.parameters().grads(), cc_.ewc_lambda);
         penalty = ewc_->penalty(master_values(), cc_.ewc_lambda);
       }
-      const double norm = lora() ? model.lora_grad_norm() : model.grad_norm();
-      if (weights_) weights_->begin_master_update();
-      stats = optimizer_->step(lr, norm);
-      if (weights_) weights_->end_master_update();
-    } else {
-      log_warn("step {}: gradient overflow at loss scale {}; step skipped, scale now {}", global + 1,
-               scaler_.scale() / scaler_.config().backoff_factor, scaler_.scale());
-    }
+      stats = optimizer_->step(lr, lora() ? model.lora_grad_norm() : model.grad_norm());
+    });
     const bool last = step + 1 == steps;
     if (last) {
       // The boundary checkpoint, model.h5 and the next phase get the adapted
       // fp32 model.
-      if (lora()) {
+      if (lora())
         merge_adapters();
-      } else if (weights_) {
-        weights_->begin_master_update();
-        weights_.reset();
-      }
+      else
+        precision_.finish();
     }
     const double dt = seconds_since(t0);
     out.train_seconds += dt;
@@ -480,11 +440,7 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
                            {"replay_rows", batches_.replay_rows()}};
     if (reducer_) line["comm_wait_s"] = reducer_->last_wait_seconds();
     if (ewc_) line["ewc_penalty"] = penalty;
-    if (precision_ == Precision::FP16) {
-      line["loss_scale"] = scaler_.scale();
-      line["skipped_steps"] = scaler_.state().skipped_steps;
-      if (!applied) line["skipped"] = true;
-    }
+    precision_.add_metrics(line, applied);
     const bool eval_now = last || (eval_every > 0 && (step + 1) % eval_every == 0);
     std::string summary;
     if (eval_now) {

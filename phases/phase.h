@@ -67,6 +67,14 @@ class Phase {
 
 std::unique_ptr<Phase> make_phase(const PhaseContext& ctx);
 
+// Throws a UniformError (every rank the same) when `phase` needs what the
+// run's data does not have: ppo, grpo and continual phases and the
+// pretrain samplers (curriculum, quality, source weights) need the built-in
+// task's prompts, levels and per-sample scores. The scheduler checks the
+// phases it will run before any work, so `--phases=1` with token shards is
+// fine while later phases would not be.
+void check_phase_data(const PhaseConfig& phase, const RunConfig& cfg);
+
 // The phase index a checkpoint was written in (/meta phase_index; 1 for
 // checkpoints written before phases existed).
 std::int64_t checkpoint_phase_index(const CheckpointState& state);

@@ -13,9 +13,7 @@
 #include "phases/run_state.h"
 #include "runtime/adamw_optimizer.h"
 #include "runtime/log.h"
-#include "runtime/loss_scaler.h"
-#include "runtime/mixed_precision_weights.h"
-#include "runtime/precision.h"
+#include "phases/phase_precision.h"
 
 namespace pouch {
 
@@ -54,28 +52,13 @@ std::unique_ptr<CurriculumSampler> make_sampler(const PhaseContext& ctx) {
                                              ctx.cfg.train.seed);
 }
 
-// Mixed precision: bf16 has fp32's exponent range and needs no loss scale;
-// fp16 gets the dynamic scaler.
-LossScalerConfig loss_scaler_config(const PhaseConfig& phase, Precision precision) {
-  LossScalerConfig c;
-  if (precision != Precision::FP16) {
-    c.init_scale = 1.0;
-    c.dynamic = false;
-  } else {
-    c.init_scale = phase.loss_scale_init;
-    c.growth_interval = phase.loss_scale_window;
-  }
-  return c;
-}
-
 class PretrainPhase final : public Phase {
  public:
   explicit PretrainPhase(const PhaseContext& ctx)
       : ctx_(ctx),
         optim_cfg_(ctx.optim()),
         optimizer_(ctx.model.parameters(), optim_cfg_, ctx.be),
-        precision_(parse_precision(ctx.phase.precision, fmt::format("phase.{}.precision", ctx.phase.index))),
-        scaler_(loss_scaler_config(ctx.phase, precision_)),
+        precision_(ctx.phase),
         sampler_(make_sampler(ctx)) {
     const auto& cfg = ctx.cfg;
     const int dp = ctx.ranks.dp_size();
@@ -94,19 +77,13 @@ class PretrainPhase final : public Phase {
     }
   }
 
-  ~PretrainPhase() override {
-    ctx_.model.set_grad_ready_hook({});
-    ctx_.model.set_activation_precision(Precision::FP32);
-  }
+  ~PretrainPhase() override { ctx_.model.set_grad_ready_hook({}); }
 
   // The weights in a checkpoint are the fp32 masters; the loss scaler's state
   // rides in /data_f64.
   void restore(const std::string& file, bool verify) override {
     restore_run_state(file, ctx_.model, optimizer_, ctx_.ranks.world_rank, verify);
-    const CheckpointState rows = read_checkpoint_rows(file, ctx_.ranks.world_rank);
-    if (auto it = rows.f64_per_rank.find("loss_scaler"); it != rows.f64_per_rank.end() && it->second.size() == 3)
-      scaler_.set_state({it->second[0], static_cast<std::int64_t>(it->second[1]),
-                         static_cast<std::int64_t>(it->second[2])});
+    precision_.restore(file);
   }
 
   PhaseOutcome run(std::int64_t first_step) override;
@@ -116,15 +93,9 @@ class PretrainPhase final : public Phase {
     const std::int64_t tokens = tokens_per_step() * (ctx_.step_offset + in_phase_steps);
     CheckpointState s = capture_run_state(ctx_.model, optimizer_, RunPosition{}, 1, 1, "");
     ctx_.stamp(s, ctx_.step_offset + in_phase_steps, tokens);
-    if (weights_) {
-      std::size_t i = 0;
-      for (const auto& p : ctx_.model.parameters()) s.model[i++].local = weights_->master_of(p);
-    }
-    const LossScalerState& ls = scaler_.state();
-    s.f64_per_rank["loss_scaler"] = {ls.scale, static_cast<double>(ls.good_steps),
-                                     static_cast<double>(ls.skipped_steps)};
-    s.data_per_rank["position"] = {ctx_.step_offset + in_phase_steps, tokens,
-                                   in_phase_steps * ctx_.cfg.train.grad_accum * ctx_.cfg.train.batch_size};
+    std::size_t i = 0;
+    for (const auto& p : ctx_.model.parameters()) s.model[i++].local = precision_.master_of(p);
+    precision_.capture(s);
     return s;
   }
   std::int64_t tokens_per_step() const {
@@ -134,21 +105,10 @@ class PretrainPhase final : public Phase {
   PhaseContext ctx_;
   OptimConfig optim_cfg_;
   AdamWOptimizer optimizer_;
-  Precision precision_;
-  LossScaler scaler_;
+  PhasePrecision precision_;
   std::unique_ptr<CurriculumSampler> sampler_;
-  std::unique_ptr<MixedPrecisionWeights> weights_;  // fp32 masters (bf16/fp16 only)
   std::unique_ptr<GradientBucketReducer> reducer_;
 };
-
-// Every rank's overflow flag, or-ed over the world, so all ranks skip alike.
-bool any_rank(const TrainRanks& ranks, Backend& be, bool flag) {
-  if (ranks.world_size == 1 || ranks.world == nullptr) return flag;
-  Tensor t = be.empty({1}, DType::I32);
-  t.i32()[0] = flag ? 1 : 0;
-  ranks.world->all_reduce(t, ReduceOp::Max);
-  return t.i32()[0] != 0;
-}
 
 PhaseOutcome PretrainPhase::run(std::int64_t first_step) {
   const RunConfig& cfg = ctx_.cfg;
@@ -160,14 +120,12 @@ PhaseOutcome PretrainPhase::run(std::int64_t first_step) {
   const std::int64_t B_local = B / ranks.dp_size();
   const std::int64_t steps = ctx_.phase.steps;
   model.set_recompute(cfg.train.recompute);
-  if (precision_ != Precision::FP32) {
-    // The model's values become the 16-bit working copy of fp32 masters.
-    weights_ = std::make_unique<MixedPrecisionWeights>(model.parameters(), precision_);
-    model.set_activation_precision(precision_);
+  precision_.begin(model, model.parameters());
+  if (precision_.mixed())
     log_info("{}: {} weights and block activations, fp32 master weights and accumulation{}", ctx_.phase.name(),
-             precision_name(precision_),
-             precision_ == Precision::FP16 ? fmt::format(", dynamic loss scale {}", scaler_.scale()) : "");
-  }
+             precision_name(precision_.precision()),
+             precision_.precision() == Precision::FP16 ? fmt::format(", dynamic loss scale {}", precision_.loss_scale())
+                                                      : "");
   int sampler_level = -1;
 
   PhaseOutcome out;
@@ -208,7 +166,7 @@ PhaseOutcome PretrainPhase::run(std::int64_t first_step) {
       } else {
         fill_batch(*ctx_.data.train, first_row, cfg.model.vocab_size, x, y);
       }
-      model.forward(x, y, dloss * static_cast<float>(scaler_.scale()));
+      model.forward(x, y, dloss * static_cast<float>(precision_.loss_scale()));
       model.backward();
       loss[0] += model.last_loss_sum();
       loss[1] += static_cast<double>(model.last_loss_count());
@@ -216,27 +174,15 @@ PhaseOutcome PretrainPhase::run(std::int64_t first_step) {
     if (reducer_) reducer_->finish();
     sum_over_dp(ranks, be, loss);
     const double mean_loss = loss[1] > 0 ? loss[0] / loss[1] : 0.0;
-    if (!std::isfinite(mean_loss) && precision_ != Precision::FP16)
+    if (!std::isfinite(mean_loss) && precision_.precision() != Precision::FP16)
       fail("training diverged at step {} ({}): the loss is {}; lower the learning rate or set [optim] grad_clip",
            global + 1, ctx_.phase.name(), mean_loss);
-    // Mixed precision: unscale, skip the step everywhere if any rank saw an
-    // overflow (the scaler backs off), else update the fp32 masters.
-    bool applied = true;
     OptimizerStepStats stats;
-    if (weights_) {
-      const bool overflow = any_rank(ranks, be, weights_->unscale_and_check(scaler_.inv_scale()));
-      applied = scaler_.update(overflow);
-      if (applied) {
-        weights_->begin_master_update();
-        stats = optimizer_.step(lr, model.grad_norm());
-        weights_->end_master_update();
-      } else {
-        log_warn("step {}: gradient overflow at loss scale {}; step skipped, scale now {}", global + 1,
-                 scaler_.scale() / scaler_.config().backoff_factor, scaler_.scale());
-      }
-    } else {
-      stats = optimizer_.step(lr, model.grad_norm());
-    }
+    const bool applied =
+        precision_.apply_update(ranks, be, global + 1, [&] { stats = optimizer_.step(lr, model.grad_norm()); });
+    const bool last = step + 1 == steps;
+    // The boundary checkpoint, model.h5 and the next phase get the fp32 masters.
+    if (last) precision_.finish();
     const double dt = seconds_since(t0);
     out.train_seconds += dt;
     out.tokens += static_cast<double>(tokens_per_step());
@@ -250,13 +196,8 @@ PhaseOutcome PretrainPhase::run(std::int64_t first_step) {
                            {"lr", lr},                    {"grad_norm", stats.grad_norm},
                            {"tokens_per_s", tok_s},       {"mfu", mfu}};
     if (reducer_) line["comm_wait_s"] = reducer_->last_wait_seconds();
-    if (weights_) {
-      line["loss_scale"] = scaler_.scale();
-      line["skipped_steps"] = scaler_.state().skipped_steps;
-      if (!applied) line["skipped"] = true;
-    }
+    precision_.add_metrics(line, applied);
     if (sampler_) line["curriculum_level"] = sampler_level;
-    const bool last = step + 1 == steps;
     const bool eval_now = eval_every > 0 && ((step + 1) % eval_every == 0 || last);
     if (eval_now) add_eval_fields(line, record_eval(global + 1));
     out.final_loss = mean_loss;

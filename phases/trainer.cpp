@@ -175,6 +175,7 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
   POUCH_CHECK(first_phase <= last_phase && last_phase <= num_phases, "phase range {}..{} of {}", first_phase,
               last_phase, num_phases);
   const std::int64_t end_step = offset[static_cast<std::size_t>(last_phase)];
+  for (std::int64_t k = first_phase; k <= last_phase; ++k) check_phase_data(schedule[static_cast<std::size_t>(k - 1)], cfg);
 
   set_compute_threads(static_cast<int>(cfg.train.threads));
   TrainingData data = open_training_data(cfg.data, cfg.model.seq_len, cfg.train.seed);

@@ -12,7 +12,7 @@ cd "$dir"
 args=(--model.layers=1 --model.d_model=32 --model.heads=2 --model.seq_len=32 --train.batch_size=4
       --train.threads=1 --train.eval_every=0 --data.task_train_samples=2000 --log.peak_gflops=100
       --train.run_dir=run --checkpoint.every_steps=5 --checkpoint.keep_last=2 --checkpoint.keep_every=10)
-"$pouch" train "${args[@]}" --train.steps=20 > train.log
+"$pouch" train "${args[@]}" --phases=1 --phase.1.steps=20 > train.log
 ls run/checkpoints
 # keep_last 2 keeps 15 and 20; keep_every 10 keeps 10 as a milestone; 5 is pruned.
 test -d run/checkpoints/step-00000010 -a -d run/checkpoints/step-00000015 -a -d run/checkpoints/step-00000020
@@ -46,7 +46,7 @@ cat verify.log
 grep -q "blocks.0.mlp.fc.weight" verify.log
 
 # --resume=auto skips the corrupt newest and resumes from step 15.
-"$pouch" train "${args[@]}" --train.steps=25 --resume=auto > resume.log 2>&1
+"$pouch" train "${args[@]}" --phases=1 --phase.1.steps=25 --resume=auto > resume.log 2>&1
 grep -q "resumed from .*step-00000015" resume.log
 grep -qi "step-00000020.*blocks.0.mlp.fc.weight\|blocks.0.mlp.fc.weight.*step-00000020" resume.log
 

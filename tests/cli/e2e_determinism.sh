@@ -8,7 +8,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"
 args=(--model.layers=2 --model.d_model=32 --model.heads=2 --model.seq_len=48 --train.batch_size=3
-      --train.grad_accum=2 --train.steps=8 --data.task_train_samples=3000 --log.peak_gflops=100)
+      --train.grad_accum=2 --phases=1 --phase.1.steps=8 --data.task_train_samples=3000 --log.peak_gflops=100)
 "$pouch" train "${args[@]}" --train.run_dir=a > /dev/null
 "$pouch" train "${args[@]}" --train.run_dir=b > /dev/null
 "$pouch" train "${args[@]}" --train.run_dir=c --train.recompute=true > /dev/null

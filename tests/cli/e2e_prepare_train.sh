@@ -12,7 +12,7 @@ done > corpus.jsonl
 "$pouch" data prepare --input corpus.jsonl --out d --vocab-size 300 --val-fraction 0.1
 ls d/train_*.bin d/val_*.bin d/tokenizer.json d/docs.tsv > /dev/null
 "$pouch" train --model.layers=1 --model.d_model=32 --model.heads=2 --model.seq_len=32 --model.vocab_size=300 \
-  --train.batch_size=2 --train.steps=5 --data.path='d/train_*.bin' --data.val_path='d/val_*.bin' \
+  --train.batch_size=2 --phases=1 --phase.1.steps=5 --phase.1.curriculum=none --phase.1.quality_sampling=false --phase.1.source_weights= --data.path='d/train_*.bin' --data.val_path='d/val_*.bin' \
   --train.eval_every=5 --train.run_dir=run --log.peak_gflops=100 | tee train.log
 grep -q "trained 5 steps" train.log
 grep -q "val_loss" run/metrics.jsonl

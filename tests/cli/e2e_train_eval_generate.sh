@@ -8,7 +8,7 @@ trap 'rm -rf "$dir"' EXIT
 cd "$dir"
 tiny=(--model.layers=1 --model.d_model=32 --model.heads=2 --model.seq_len=64 --train.batch_size=4
       --data.task_train_samples=2000 --data.task_eval_per_level=3 --log.peak_gflops=100)
-"$pouch" train "${tiny[@]}" --train.steps=20 --train.eval_every=10 --train.run_dir=run | tee train.log
+"$pouch" train "${tiny[@]}" --phases=1 --phase.1.steps=20 --train.eval_every=10 --train.run_dir=run | tee train.log
 grep -q "held-out exact-answer accuracy by difficulty level" train.log
 test "$(wc -l < run/metrics.jsonl)" -eq 20
 /usr/bin/python3 - <<'PY'

@@ -86,8 +86,9 @@ SamplingPolicy policy_with(PacingKind kind, std::vector<std::int64_t> boundaries
 }
 
 TEST(CurriculumSampler, DrawsFollowTheFormula) {
-  // Samples of 100000 tokens and T = 8: every sequence draws exactly one
-  // sample and an epoch (N / T sequences) holds 150000 of them.
+  // Samples of 100000 tokens and T = 8: a sequence draws one sample (two
+  // when it starts in the last T tokens of the first) and an epoch (N / T
+  // sequences) holds 150000 of them. The first draw of each is counted.
   std::vector<SampleMeta> metas;
   auto tokens = synthetic(kSpecs, 100000, metas);
   SamplingPolicy policy = policy_with(PacingKind::FixedDiscrete, {100, 200}, 3);
@@ -115,7 +116,7 @@ TEST(CurriculumSampler, DrawsFollowTheFormula) {
     const std::int64_t n = 120000;
     for (std::int64_t i = c.epoch * per_epoch; i < c.epoch * per_epoch + n; ++i) {
       auto drawn = sampler.sample_indices(i, c.step);
-      ASSERT_EQ(drawn.size(), 1u);
+      ASSERT_GE(drawn.size(), 1u);
       ++counts[static_cast<std::size_t>(drawn[0])];
     }
     // 12 cells, at most 11 degrees of freedom: P(chi2 > 45) < 1e-5.
@@ -245,20 +246,45 @@ TEST(CurriculumSampler, SequencesAreDeterministicAndConcatenateSamples) {
     EXPECT_EQ(tg1, tg2);
     other.sequence(i, 10, in2.data(), tg2.data());
     differ += in1 != in2;
-    // The window is the drawn samples back to back; targets are shifted by one.
+    // The window is the drawn samples back to back from a position inside
+    // the first one; targets are shifted by one.
     std::vector<std::int32_t> window;
-    for (std::int64_t k : a.sample_indices(i, 10)) {
+    const auto drawn = a.sample_indices(i, 10);
+    for (std::int64_t k : drawn) {
       const SampleMeta& m = metas[static_cast<std::size_t>(k)];
       window.insert(window.end(), tokens.begin() + m.offset, tokens.begin() + m.offset + m.length);
     }
-    ASSERT_GE(window.size(), static_cast<std::size_t>(T + 1));
-    EXPECT_TRUE(std::equal(in1.begin(), in1.end(), window.begin()));
-    EXPECT_TRUE(std::equal(tg1.begin(), tg1.end(), window.begin() + 1));
+    const std::int64_t first_length = metas[static_cast<std::size_t>(drawn.front())].length;
+    std::int64_t skip = -1;
+    for (std::int64_t s = 0; s < first_length && skip < 0; ++s)
+      if (static_cast<std::int64_t>(window.size()) >= s + T + 1 &&
+          std::equal(in1.begin(), in1.end(), window.begin() + s) &&
+          std::equal(tg1.begin(), tg1.end(), window.begin() + s + 1))
+        skip = s;
+    ASSERT_GE(skip, 0) << "sequence " << i << " is not the drawn samples back to back";
     // The last sample is needed: without it the window would be short.
-    const SampleMeta& last = metas[static_cast<std::size_t>(a.sample_indices(i, 10).back())];
-    EXPECT_LT(window.size() - static_cast<std::size_t>(last.length), static_cast<std::size_t>(T + 1));
+    const SampleMeta& last = metas[static_cast<std::size_t>(drawn.back())];
+    EXPECT_LT(static_cast<std::int64_t>(window.size()) - skip - last.length, T + 1);
   }
   EXPECT_EQ(differ, 4);
+}
+
+TEST(CurriculumSampler, WindowsStartAnywhereInTheirFirstSample) {
+  // Like the plain stream's windows: the start offset inside the first
+  // sample is uniform, so it is 0 for only about 1 in (sample length) windows.
+  TaskCorpus corpus = build_training_corpus(3000, 2, 0.0, 1);
+  const SamplingPolicy policy = policy_with(PacingKind::None, {}, 2);
+  const std::int64_t T = 32;
+  CurriculumSampler sampler(corpus, T, policy, 3);
+  std::vector<std::int32_t> in(T), tg(T);
+  const std::int32_t q = corpus.tokens[0];  // every sample starts with 'Q'
+  int starts_at_sample = 0;
+  for (std::int64_t i = 0; i < 400; ++i) {
+    sampler.sequence(i, 0, in.data(), tg.data());
+    starts_at_sample += in[0] == q && in[1] == corpus.tokens[1];
+  }
+  EXPECT_GT(starts_at_sample, 0);
+  EXPECT_LT(starts_at_sample, 100);
 }
 
 TEST(CurriculumSampler, EpochOfCountsCorpusTokens) {

@@ -37,7 +37,7 @@ grep -q -- "--watch RUN_DIR" none.log
 
 # A tiny trained model: its model.h5 carries the tokenizer.
 "$pouch" train --model.layers=1 --model.d_model=32 --model.heads=2 --model.seq_len=64 --train.batch_size=4 \
-  --data.task_train_samples=200 --log.peak_gflops=100 --train.steps=2 --train.run_dir=run > train.log
+  --data.task_train_samples=200 --log.peak_gflops=100 --phases=1 --phase.1.steps=2 --train.run_dir=run > train.log
 test -s run/model.h5
 
 port=$(free_port)

@@ -19,7 +19,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"
 args=(--model.layers=2 --model.d_model=24 --model.heads=4 --model.seq_len=16 --model.vocab_size=37
-      --train.batch_size=4 --train.grad_accum=2 --train.steps=10 --train.threads=1 --train.eval_every=0
+      --train.batch_size=4 --train.grad_accum=2 --phases=1 --phase.1.steps=10 --train.threads=1 --train.eval_every=0
       --data.task_train_samples=2000 --optim.lr=3e-3 --optim.warmup_steps=2 --log.peak_gflops=100
       --parallel.bucket_mb=0.01 --parallel.timeout_s=60)
 "$pouch" train "${args[@]}" --train.run_dir=ref > ref.log

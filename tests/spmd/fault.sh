@@ -15,7 +15,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 start=$(date +%s%N)
 POUCH_FAULT=$fault timeout 120 "$mpiexec" -np 2 --oversubscribe --allow-run-as-root -x POUCH_FAULT \
-  "$pouch" train --model.layers=1 --model.d_model=32 --model.heads=2 --model.seq_len=32 --train.steps=50 \
+  "$pouch" train --model.layers=1 --model.d_model=32 --model.heads=2 --model.seq_len=32 --phases=1 --phase.1.steps=50 \
   --train.threads=1 --train.eval_every=0 --data.task_train_samples=2000 --log.peak_gflops=100 \
   --parallel.timeout_s=$timeout_s --train.run_dir="$dir/run" > "$dir/out.log" 2>&1
 status=$?
