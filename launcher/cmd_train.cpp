@@ -1,4 +1,5 @@
 // pouch train: configure, then run the training loop (phases/trainer.h).
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -32,8 +33,12 @@ cores, reporting what each phase did in numbers.
 
 Config: INI files (--config; later files and then command-line overrides
 win). Without --config the built-in r1-tiny config is the base. Any key can
-be overridden as --section.key=value, e.g. --train.steps=100
---model.layers=2 --data.path='data/train_*.bin'.
+be overridden as --section.key=value (a phase's keys as
+--phase.N.key=value), e.g. --phase.1.steps=100 --model.layers=2
+--phase.3.lora_rank=4. Pre-train on your own token shards with
+--phases=1 --data.path='data/train_*.bin' and the built-in task's samplers
+off (--phase.1.curriculum=none --phase.1.quality_sampling=false
+--phase.1.source_weights=), or a config of your own.
 
 Checkpoints (full training state: weights, AdamW moments, position) go to
 checkpoint.dir (default <run_dir>/checkpoints/step-N/) every
@@ -44,8 +49,9 @@ with --resume=auto, bit for bit as if it had never stopped.
 
 The run directory (train.run_dir, default runs/<train.name>) receives
 config.ini (the resolved config), metrics.jsonl (one JSON object per step:
-step, loss, lr, grad_norm, tokens_per_s, mfu, elapsed_s and eval fields) and,
-at the end, model.h5 (the weights, tokenizer and config).
+step, phase, phase_kind, loss, lr, ..., each phase's own numbers and eval
+fields), serve/ (weights the continual phase publishes for `pouch serve
+--watch`) and, at the end, model.h5 (the weights, tokenizer and config).
 
 Options)";
 
@@ -150,13 +156,16 @@ int run_train_command(const std::vector<std::string>& args) {
   if (!report.evals.empty() && !report.evals.back().levels.empty()) {
     const EvalResult& first = report.evals.front();
     const EvalResult& last = report.evals.back();
-    std::printf("held-out exact-answer accuracy by difficulty level (step 0 -> step %lld):\n",
-                static_cast<long long>(last.step));
-    for (std::size_t i = 0; i < last.levels.size(); ++i) {
-      const auto& l = last.levels[i];
-      std::printf("  level %d: %5.1f%% -> %5.1f%%  (%lld/%lld right, %lld well-formed)\n", l.level,
-                  100.0 * first.levels[i].accuracy(), 100.0 * l.accuracy(), static_cast<long long>(l.correct),
-                  static_cast<long long>(l.total), static_cast<long long>(l.well_formed));
+    std::printf("held-out exact-answer accuracy by difficulty level (step %lld -> step %lld):\n",
+                static_cast<long long>(first.step), static_cast<long long>(last.step));
+    for (const auto& l : last.levels) {
+      // The first evaluation may lack a level a later phase added (continual: the new one).
+      const auto before = std::find_if(first.levels.begin(), first.levels.end(),
+                                       [&](const LevelAccuracy& f) { return f.level == l.level; });
+      const std::string was = before == first.levels.end() ? "    -  " : fmt::format("{:5.1f}%", 100.0 * before->accuracy());
+      std::printf("  level %d: %s -> %5.1f%%  (%lld/%lld right, %lld well-formed)\n", l.level, was.c_str(),
+                  100.0 * l.accuracy(), static_cast<long long>(l.correct), static_cast<long long>(l.total),
+                  static_cast<long long>(l.well_formed));
     }
     std::printf("  overall: %5.1f%% -> %5.1f%%\n", 100.0 * overall_accuracy(first.levels),
                 100.0 * overall_accuracy(last.levels));
@@ -164,9 +173,9 @@ int run_train_command(const std::vector<std::string>& args) {
   if (report.phases.size() > 1) {
     std::printf("phases:\n");
     for (const auto& p : report.phases)
-      std::printf("  phase %lld (%s): steps %lld..%lld, %.1f s, final loss %.4f\n", static_cast<long long>(p.index),
-                  p.kind.c_str(), static_cast<long long>(p.first_step + 1), static_cast<long long>(p.last_step),
-                  p.seconds, p.final_loss);
+      std::printf("  phase %lld (%s): steps %lld..%lld, %.1f s: %s\n", static_cast<long long>(p.index), p.kind.c_str(),
+                  static_cast<long long>(p.first_step + 1), static_cast<long long>(p.last_step), p.seconds,
+                  p.summary.c_str());
   }
   std::printf("weights: %s\nmetrics: %s\n", report.weights_path.c_str(), report.metrics_path.c_str());
   return 0;

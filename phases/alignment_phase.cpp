@@ -610,12 +610,13 @@ PhaseOutcome AlignmentPhase::run(std::int64_t first_step) {
     if (eval_now) services.print(format_eval(ctx_.evals->back()));
     if (last) {
       const EvalResult& e = ctx_.evals->back();
-      services.print(fmt::format(
-          "{} summary: held-out accuracy {:.1f}% -> {:.1f}%, well-formed {:.1f}% -> {:.1f}%, mean reward {:.3f} "
+      out.summary = fmt::format(
+          "held-out accuracy {:.1f}% -> {:.1f}%, well-formed {:.1f}% -> {:.1f}%, mean reward {:.3f} "
           "(first step) -> {:.3f} (last step), final KL {:.4f}{}",
-          ctx_.phase.name(), 100.0 * summary_[0], 100.0 * overall_accuracy(e.levels), 100.0 * summary_[1],
+          100.0 * summary_[0], 100.0 * overall_accuracy(e.levels), 100.0 * summary_[1],
           100.0 * format_fraction(e.levels), summary_[2], last_reward, last_kl,
-          ceiling_hit ? fmt::format(" (stopped by kl_ceiling at step {})", global + 1) : std::string()));
+          ceiling_hit ? fmt::format(" (stopped by kl_ceiling at step {})", global + 1) : std::string());
+      services.print(fmt::format("{} summary: {}", ctx_.phase.name(), out.summary));
       break;
     }
     if (stop != 0) {

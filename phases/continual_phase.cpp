@@ -449,21 +449,20 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
       if (last) {
         const ContinualSummary s = summarize_continual(before_, e.levels, static_cast<int>(cc_.new_level));
         add_continual_summary_fields(line, s);
-        summary = format_continual_summary(s);
+        out.summary = format_continual_summary(s);
+        summary = fmt::format("{} summary: {}", ctx_.phase.name(), out.summary);
       }
     }
     if (last || (cc_.publish_every > 0 && (step + 1) % cc_.publish_every == 0))
       line["published_version"] = publish(global + 1);
     out.final_loss = mean_loss;
     out.steps_done = step + 1;
-    const int stop = services.end_step(global + 1, last, line, [&] { return capture(step + 1); });
-    if ((step + 1) % cfg.log.every == 0 || last || step == first_step) {
-      ProgressInfo p{global + 1, ctx_.total_steps, mean_loss, lr, tok_s, mfu,
-                     avg_step * static_cast<double>(steps - step - 1)};
-      services.print(format_progress(p));
-    }
-    if (eval_now) services.print(format_eval(ctx_.evals->back()));
-    if (!summary.empty()) services.print(summary);
+    const ProgressInfo progress{global + 1, ctx_.total_steps, mean_loss, lr, tok_s, mfu,
+                                avg_step * static_cast<double>(steps - step - 1)};
+    std::vector<std::string> after;
+    if (eval_now) after.push_back(format_eval(ctx_.evals->back()));
+    if (!summary.empty()) after.push_back(summary);
+    const int stop = ctx_.end_step(step, first_step, line, [&] { return capture(step + 1); }, progress, after);
     if (stop != 0 && !last) {
       out.stopped_by_signal = stop;
       break;

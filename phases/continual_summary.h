@@ -35,7 +35,7 @@ struct ContinualSummary {
 ContinualSummary summarize_continual(const std::vector<LevelAccuracy>& before, const std::vector<LevelAccuracy>& after,
                                      int new_level);
 
-// "continual: new task L6 4% -> 81% | old L1 96% -> 94%, ... | forgetting 1.2 pts | BWT -1.0 pts"
+// "new task L6 4% -> 81% | old L1 96% -> 94%, ... | forgetting 1.2 pts | BWT -1.0 pts"
 std::string format_continual_summary(const ContinualSummary& s);
 
 // continual_new_acc_before/_after, continual_old_acc_l<k>_before/_after,

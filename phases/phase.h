@@ -16,6 +16,7 @@
 #include "model/gpt.h"
 #include "phases/evaluation.h"
 #include "phases/phase_config.h"
+#include "phases/progress.h"
 #include "phases/run_config.h"
 #include "phases/run_services.h"
 #include "phases/train_ranks.h"
@@ -44,6 +45,15 @@ struct PhaseContext {
   // Checkpoint metadata every phase writes: global step, phase kind and
   // index (/meta phase, phase_index), layout, config and tokenizer.
   void stamp(CheckpointState& state, std::int64_t global_step, std::int64_t tokens_seen) const;
+
+  // The end of in-phase step `step` (0-based) of a phase that resumed at
+  // `first_step`: RunServices::end_step (stop signal, checkpoint, metrics
+  // line), then the progress line every [log] every steps and at the first
+  // and last step, then `after` (evaluation lines, summaries). Returns the
+  // agreed stop signal.
+  int end_step(std::int64_t step, std::int64_t first_step, nlohmann::json& line,
+               const std::function<CheckpointState()>& capture, const ProgressInfo& progress,
+               const std::vector<std::string>& after = {}) const;
 };
 
 struct PhaseOutcome {
@@ -53,6 +63,7 @@ struct PhaseOutcome {
   double tokens = 0.0;           // tokens processed in those steps
   double flops = 0.0;            // model FLOPs of those steps (for MFU)
   int stopped_by_signal = 0;     // stopped before its last step: checkpointed
+  std::string summary;           // what the phase did, one line (printed at the end of the run)
 };
 
 class Phase {

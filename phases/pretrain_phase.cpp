@@ -202,13 +202,17 @@ PhaseOutcome PretrainPhase::run(std::int64_t first_step) {
     if (eval_now) add_eval_fields(line, record_eval(global + 1));
     out.final_loss = mean_loss;
     out.steps_done = step + 1;
-    const int stop = services.end_step(global + 1, last, line, [&] { return capture(step + 1); });
-    if ((step + 1) % cfg.log.every == 0 || last || step == 0) {
-      ProgressInfo p{global + 1, ctx_.total_steps, mean_loss, lr, tok_s, mfu,
-                     avg_step * static_cast<double>(steps - step - 1)};
-      services.print(format_progress(p));
+    const ProgressInfo progress{global + 1, ctx_.total_steps, mean_loss, lr, tok_s, mfu,
+                                avg_step * static_cast<double>(steps - step - 1)};
+    std::vector<std::string> after;
+    if (eval_now) after.push_back(format_eval(ctx_.evals->back()));
+    const int stop = ctx_.end_step(step, first_step, line, [&] { return capture(step + 1); }, progress, after);
+    if (last) {
+      out.summary = fmt::format("final loss {:.4f}", mean_loss);
+      if (eval_now && !ctx_.evals->back().levels.empty())
+        out.summary += fmt::format(", held-out accuracy {:.1f}%", 100.0 * overall_accuracy(ctx_.evals->back().levels));
+      if (sampler_) out.summary += fmt::format(" ({})", describe_curriculum(sampler_->policy().curriculum));
     }
-    if (eval_now) services.print(format_eval(ctx_.evals->back()));
     if (stop != 0 && !last) {
       out.stopped_by_signal = stop;
       break;

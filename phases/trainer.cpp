@@ -266,7 +266,8 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
     report.final_loss = out.final_loss;
     report.steps = ctx.step_offset + out.steps_done;
     report.phases.push_back({pc.index, std::string(phase_kind_name(pc.kind)), ctx.step_offset + first,
-                             ctx.step_offset + out.steps_done, out.final_loss, seconds_since(t_phase)});
+                             ctx.step_offset + out.steps_done, out.final_loss, seconds_since(t_phase),
+                             out.summary});
     if (out.stopped_by_signal != 0 || (services.stop_signal() != 0 && k < last_phase)) {
       report.stopped_by_signal = out.stopped_by_signal != 0 ? out.stopped_by_signal : services.stop_signal();
       break;

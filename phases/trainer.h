@@ -28,6 +28,7 @@ struct PhaseReport {
   std::int64_t first_step = 0, last_step = 0;  // global steps [first, last) run by this process
   double final_loss = 0.0;
   double seconds = 0.0;
+  std::string summary;  // the phase's own one-line account of what it did
 };
 
 struct TrainReport {

@@ -9,6 +9,7 @@ set -euo pipefail
 pouch=$(realpath "${1:-build/launcher/pouch}")
 steps=${2:-2500}
 out=${OUT:-$(mktemp -d)}
+mkdir -p "$out"
 common=(--phases=1 --phase.1.steps="$steps" --phase.1.eval_every="$steps")
 "$pouch" train "${common[@]}" --train.run_dir="$out/uniform" --phase.1.curriculum=none \
   --phase.1.quality_sampling=false --phase.1.source_weights= > "$out/uniform.log" 2>&1

@@ -11,6 +11,7 @@
 #include "checkpoint/weights_file.h"
 #include "checkpoint_test_util.h"
 #include "runtime/error.h"
+#include "tests/support/error_of.h"
 
 namespace pouch {
 namespace {
@@ -61,18 +62,6 @@ void expect_bitwise_equal(const Tensor& a, const Tensor& b, const std::string& n
   ASSERT_EQ(a.dtype(), DType::F32) << name;
   ASSERT_EQ(b.dtype(), DType::F32) << name;
   EXPECT_EQ(0, std::memcmp(a.raw(), b.raw(), a.nbytes())) << name;
-}
-
-// The message of the pouch::Error thrown by `fn`, or "" (a test failure) if none.
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a pouch::Error";
-  return "";
 }
 
 TEST(WeightsFile, RoundTripIsBitwiseExact) {

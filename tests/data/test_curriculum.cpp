@@ -4,23 +4,12 @@
 
 #include "data/curriculum.h"
 #include "runtime/error.h"
+#include "tests/support/error_of.h"
 
 namespace pouch {
 namespace {
 
 const CurriculumKeys kKeys = CurriculumKeys::under("phase.1.");
-
-// The message of the pouch::Error `f` throws; fails the test when it throws none.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no pouch::Error thrown";
-  return {};
-}
 
 CurriculumConfig config(PacingKind kind, double min_level, double max_level, std::int64_t total_steps,
                         double degree = 2.0, std::vector<std::int64_t> boundaries = {}) {

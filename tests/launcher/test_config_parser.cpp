@@ -9,21 +9,10 @@
 
 #include "launcher/config_parser.h"
 #include "runtime/error.h"
+#include "tests/support/error_of.h"
 
 namespace pouch {
 namespace {
-
-// The message of the pouch::Error thrown by `fn`, or "" (a test failure) if none.
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a pouch::Error";
-  return "";
-}
 
 std::string parse_error(const std::string& text, const std::vector<std::string>& overrides = {}) {
   return error_of([&] { parse_run_config({{"test.ini", text}}, overrides); });

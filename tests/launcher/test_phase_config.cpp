@@ -8,20 +8,10 @@
 #include "phases/phase.h"
 #include "phases/trainer.h"
 #include "runtime/error.h"
+#include "tests/support/error_of.h"
 
 namespace pouch {
 namespace {
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a pouch::Error";
-  return "";
-}
 
 constexpr const char* kSchedule = R"(
 [model]

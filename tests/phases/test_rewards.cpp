@@ -9,6 +9,7 @@
 #include "phases/reward_scorer.h"
 #include "phases/task_reward_scorers.h"
 #include "runtime/error.h"
+#include "tests/support/error_of.h"
 
 namespace pouch {
 namespace {
@@ -39,17 +40,6 @@ std::vector<double> score_each(const RewardScorer& s, const std::vector<Completi
 
 // Each completion scored alone (a group of one), for the per-sample scorers.
 double score_one(const RewardScorer& s, const Completion& c) { return score_each(s, {c})[0]; }
-
-// The message of the pouch::Error fn throws ("" when it does not throw).
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 const std::string kPrompt = "Q: 37+58=";
 const std::string kRight = " <think>7+8=15; 3+5+1=9</think> <ans>95</ans>\n";
