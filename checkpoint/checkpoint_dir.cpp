@@ -122,6 +122,8 @@ void prune_checkpoints(const std::string& dir, const RetentionPolicy& retention)
   for (std::size_t i = 0; i < keep_from; ++i) {
     const auto& c = all[i];
     if (retention.keep_every > 0 && c.step % retention.keep_every == 0) continue;
+    if (std::find(retention.keep_steps.begin(), retention.keep_steps.end(), c.step) != retention.keep_steps.end())
+      continue;
     const fs::path doomed = fs::path(c.dir).string() + ".pruned.tmp";
     rename_or_fail(c.dir, doomed);
     std::error_code ec;

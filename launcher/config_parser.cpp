@@ -582,6 +582,10 @@ void validate_phases(const RunConfig& c, const Origins& origins) {
               "must be -1 (the kind's default) or 0 or more");
       require(a.kl_estimator.empty() || a.kl_estimator == "k1" || a.kl_estimator == "k3", "kl_estimator",
               a.kl_estimator, "must be k1 or k3 (or empty for the kind's default)");
+      // GRPO's KL term sits in the loss, where k1's gradient (a constant
+      // beta per token) averages to zero on-policy and regularises nothing.
+      require(p.kind != PhaseKind::Grpo || a.kl_estimator != "k1", "kl_estimator", a.kl_estimator,
+              "grpo keeps its KL penalty in the loss, where only k3 acts as one: use k3 (or leave it empty)");
       require(a.kl_target >= 0, "kl_target", fmt::format("{}", a.kl_target), "must be 0 (fixed) or positive");
       require(a.kl_horizon > 0, "kl_horizon", fmt::format("{}", a.kl_horizon), "must be positive");
       require(a.kl_ceiling >= 0, "kl_ceiling", fmt::format("{}", a.kl_ceiling), "must be 0 (off) or positive");
@@ -621,7 +625,7 @@ void validate_phases(const RunConfig& c, const Origins& origins) {
       while (pos <= targets.size()) {
         const auto comma = targets.find(',', pos);
         const std::string t = trim(std::string_view(targets).substr(pos, comma == std::string::npos ? comma : comma - pos));
-        require(t == "qkv" || t == "attn_proj" || t == "fc" || t == "mlp_proj", "lora_targets", targets,
+        require(t.empty() || t == "qkv" || t == "attn_proj" || t == "fc" || t == "mlp_proj", "lora_targets", targets,
                 "must list projections among qkv, attn_proj, fc, mlp_proj, separated by commas");
         if (comma == std::string::npos) break;
         pos = comma + 1;

@@ -17,14 +17,11 @@
 #include "phases/task_reward_scorers.h"
 #include "runtime/adamw_optimizer.h"
 #include "runtime/log.h"
+#include "runtime/stopwatch.h"
 
 namespace pouch {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // Phase tensors in checkpoints: the reference model, the value head and the
 // critic with their AdamW moments (the policy's are /model and /optim).
@@ -195,7 +192,7 @@ std::vector<ShardedTensor> AlignmentPhase::phase_tensors() const {
 
 CheckpointState AlignmentPhase::capture(std::int64_t in_phase_steps) const {
   const std::int64_t global = ctx_.step_offset + in_phase_steps;
-  CheckpointState s = capture_run_state(ctx_.model, optimizer_, RunPosition{}, 1, 1, "");
+  CheckpointState s = capture_run_state(ctx_.model, optimizer_, RunPosition{global, 0, 0}, 1, 1, "");
   ctx_.stamp(s, global, 0);
   s.phase = phase_tensors();
   s.f64_per_rank["kl_coef"] = {kl_.beta()};
@@ -330,10 +327,20 @@ void AlignmentPhase::update(const PackedRollouts& batch, const RolloutTensors& r
                                         sample_count, grad, estimator_);
     sums[kPolicyLoss] += gl.loss;
     sums[kClipped] += static_cast<double>(gl.clipped);
-    sums[kLossKl] += gl.kl_sum;
-    // approx KL of pi_old vs pi at pi_old's samples, as clipped_policy_loss reports it.
+    // The KL term's share of the loss: beta * sum_i (1 / (S |o_i|)) sum_t k_t,
+    // the normalisation grpo_loss uses, so it adds up over minibatches and ranks.
+    const auto ref = part(rt.ref_lp);
+    for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
+      double kl = 0.0;
+      for (auto k = offsets[i]; k < offsets[i + 1]; ++k)
+        kl += kl_estimate(estimator_, lp[static_cast<std::size_t>(k)], ref[static_cast<std::size_t>(k)]);
+      const auto len = std::max<std::int64_t>(1, offsets[i + 1] - offsets[i]);
+      sums[kLossKl] += beta * kl / (sample_count * static_cast<double>(len));
+    }
+    // approx KL of pi_old vs pi at pi_old's samples, as clipped_policy_loss
+    // reports it: E[(r - 1) - log r], r = pi / pi_old.
     const auto old = part(rt.old_lp);
-    for (std::size_t k = 0; k < n; ++k) sums[kApproxKl] += kl_k3(lp[k], old[k]);
+    for (std::size_t k = 0; k < n; ++k) sums[kApproxKl] += kl_k3(old[k], lp[k]);
   }
   sums[kUpdateTokens] += static_cast<double>(n);
 

@@ -19,17 +19,15 @@
 #include "phases/progress.h"
 #include "phases/run_state.h"
 #include "phases/trainer.h"
+#include "phases/world_agreement.h"
 #include "runtime/adamw_optimizer.h"
 #include "runtime/log.h"
 #include "runtime/rng.h"
+#include "runtime/stopwatch.h"
 
 namespace pouch {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // "qkv, fc" -> {"qkv", "fc"} (GPT::enable_lora names an unknown target).
 std::vector<std::string> parse_targets(const std::string& text, const std::string& key) {
@@ -328,14 +326,9 @@ std::int64_t ContinualPhase::publish(std::int64_t version) {
     }
   }
   // Every rank learns whether rank 0 managed (and which version is live).
-  if (ctx_.ranks.world_size > 1 && ctx_.ranks.world != nullptr) {
-    Tensor t = ctx_.be.empty({2}, DType::F64);
-    t.data<double>()[0] = error.empty() ? 0.0 : 1.0;
-    t.data<double>()[1] = static_cast<double>(latest);
-    ctx_.ranks.world->broadcast(t, 0);
-    if (t.data<double>()[0] != 0.0 && error.empty()) error = "publishing failed on rank 0 (see its log)";
-    latest = static_cast<std::int64_t>(t.data<double>()[1]);
-  }
+  const bool failed = broadcast_from_rank0(ctx_.ranks, ctx_.be, error.empty() ? 0.0 : 1.0) != 0.0;
+  if (failed && error.empty()) error = "publishing failed on rank 0 (see its log)";
+  latest = static_cast<std::int64_t>(broadcast_from_rank0(ctx_.ranks, ctx_.be, static_cast<double>(latest)));
   if (!error.empty()) fail("{}: publishing version {} to {}: {}", ctx_.phase.name(), version, dir, error);
   return latest;
 }

@@ -50,7 +50,8 @@ std::unique_ptr<Phase> make_phase(const PhaseContext& ctx) {
     case PhaseKind::Grpo: return make_alignment_phase(ctx);
     case PhaseKind::Continual: return make_continual_phase(ctx);
   }
-  fail("{}: this kind of phase is not available in this build", ctx.phase.name());
+  POUCH_CHECK(false, "phase kind {} has no implementation", static_cast<int>(ctx.phase.kind));
+  return nullptr;
 }
 
 void check_phase_data(const PhaseConfig& p, const RunConfig& cfg) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "phases/run_state.h"
+#include "phases/world_agreement.h"
 #include "runtime/log.h"
 
 namespace pouch {
@@ -22,14 +23,6 @@ LossScalerConfig scaler_config(const PhaseConfig& phase, Precision precision) {
 }
 
 }  // namespace
-
-bool any_rank(const TrainRanks& ranks, Backend& be, bool flag) {
-  if (ranks.world_size == 1 || ranks.world == nullptr) return flag;
-  Tensor t = be.empty({1}, DType::I32);
-  t.i32()[0] = flag ? 1 : 0;
-  ranks.world->all_reduce(t, ReduceOp::Max);
-  return t.i32()[0] != 0;
-}
 
 PhasePrecision::PhasePrecision(const PhaseConfig& phase)
     : precision_(parse_precision(phase.precision, fmt::format("phase.{}.precision", phase.index))),
@@ -62,9 +55,10 @@ bool PhasePrecision::apply_update(const TrainRanks& ranks, Backend& be, std::int
     return true;
   }
   const bool overflow = any_rank(ranks, be, weights_->unscale_and_check(scaler_.inv_scale()));
+  const double scale = scaler_.scale();
   if (!scaler_.update(overflow)) {
-    log_warn("step {}: gradient overflow at loss scale {}; step skipped, scale now {}", global_step,
-             scaler_.scale() / scaler_.config().backoff_factor, scaler_.scale());
+    log_warn("step {}: gradient overflow at loss scale {}; step skipped, scale now {}", global_step, scale,
+             scaler_.scale());
     return false;
   }
   weights_->begin_master_update();

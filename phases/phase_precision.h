@@ -67,7 +67,4 @@ class PhasePrecision {
   std::unique_ptr<MixedPrecisionWeights> weights_;
 };
 
-// Every rank's flag or-ed over the world, so all ranks decide alike.
-bool any_rank(const TrainRanks& ranks, Backend& be, bool flag);
-
 }  // namespace pouch

@@ -13,15 +13,12 @@
 #include "phases/run_state.h"
 #include "runtime/adamw_optimizer.h"
 #include "runtime/log.h"
+#include "runtime/stopwatch.h"
 #include "phases/phase_precision.h"
 
 namespace pouch {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 bool uses_sampler(const PretrainPhaseConfig& p) {
   return p.curriculum != "none" || p.quality_sampling || !p.source_weights.empty();
@@ -91,8 +88,11 @@ class PretrainPhase final : public Phase {
  private:
   CheckpointState capture(std::int64_t in_phase_steps) const {
     const std::int64_t tokens = tokens_per_step() * (ctx_.step_offset + in_phase_steps);
-    CheckpointState s = capture_run_state(ctx_.model, optimizer_, RunPosition{}, 1, 1, "");
-    ctx_.stamp(s, ctx_.step_offset + in_phase_steps, tokens);
+    const std::int64_t global = ctx_.step_offset + in_phase_steps;
+    CheckpointState s = capture_run_state(
+        ctx_.model, optimizer_, RunPosition{global, tokens, global * ctx_.cfg.train.grad_accum * ctx_.cfg.train.batch_size},
+        1, 1, "");
+    ctx_.stamp(s, global, tokens);
     std::size_t i = 0;
     for (const auto& p : ctx_.model.parameters()) s.model[i++].local = precision_.master_of(p);
     precision_.capture(s);
@@ -150,7 +150,7 @@ PhaseOutcome PretrainPhase::run(std::int64_t first_step) {
     const float lr = lr_at(optim_cfg_, step, steps);
     if (sampler_ && sampler_->max_level_at(step) != sampler_level) {
       sampler_level = sampler_->max_level_at(step);
-      const std::int64_t epoch = sampler_->epoch_of(step * A * B);
+      const std::int64_t epoch = sampler_->epoch_of(global * A * B);
       services.print(fmt::format("curriculum at step {}: {}", global + 1,
                                  sampler_->summary(epoch, sampler_level).to_string()));
     }
@@ -159,7 +159,9 @@ PhaseOutcome PretrainPhase::run(std::int64_t first_step) {
     for (std::int64_t micro = 0; micro < A; ++micro) {
       // With accumulation only the last micro-batch's backward reduces.
       if (reducer_ && micro == A - 1) reducer_->begin();
-      const std::int64_t first_row = (step * A + micro) * B + ranks.dp_rank() * B_local;
+      // Sequences are numbered over the run (global steps), so a second
+      // pretrain phase reads on where the first stopped.
+      const std::int64_t first_row = (global * A + micro) * B + ranks.dp_rank() * B_local;
       if (sampler_) {
         for (std::int64_t b = 0; b < B_local; ++b)
           sampler_->sequence(first_row + b, step, x.i32() + b * T, y.i32() + b * T);

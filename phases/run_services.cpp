@@ -7,14 +7,14 @@
 #include <fmt/format.h>
 
 #include "parallel/watchdog.h"
+#include "phases/world_agreement.h"
 #include "runtime/log.h"
+#include "runtime/stopwatch.h"
 #include "runtime/stop_request.h"
 
 namespace pouch {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // Keeps the metrics of steps up to `step` (a resumed run redoes the rest).
 void truncate_metrics(const std::string& path, std::int64_t step) {
@@ -46,13 +46,15 @@ CheckpointGroup checkpoint_group(const TrainRanks& ranks) {
 }
 
 RunServices::RunServices(const RunConfig& cfg, const TrainRanks& ranks, Backend& be, const std::string& checkpoint_dir,
-                         const std::string& metrics_path, std::int64_t resumed_step)
+                         const std::string& metrics_path, std::int64_t resumed_step,
+                         std::vector<std::int64_t> phase_ends)
     : start_(Clock::now()),
       cfg_(cfg),
       ranks_(ranks),
       be_(be),
       writer_(checkpoint_dir, checkpoint_group(ranks),
-              RetentionPolicy{static_cast<int>(cfg.checkpoint.keep_last), cfg.checkpoint.keep_every}) {
+              RetentionPolicy{static_cast<int>(cfg.checkpoint.keep_last), cfg.checkpoint.keep_every,
+                              std::move(phase_ends)}) {
   if (ranks.main()) {
     if (resumed_step > 0) truncate_metrics(metrics_path, resumed_step);
     metrics_ = MetricsLog(metrics_path, resumed_step > 0);
@@ -69,14 +71,7 @@ void RunServices::write_metrics(const nlohmann::json& line) {
   if (ranks_.main()) metrics_.write(line);
 }
 
-int RunServices::agreed_stop_signal() {
-  const int mine = stop_requested();
-  if (ranks_.world_size == 1 || ranks_.world == nullptr) return mine;
-  Tensor t = be_.empty({1}, DType::I32);
-  t.i32()[0] = mine;
-  ranks_.world->all_reduce(t, ReduceOp::Max);
-  return t.i32()[0];
-}
+int RunServices::agreed_stop_signal() { return max_over_world(ranks_, be_, stop_requested()); }
 
 double RunServices::save(const CheckpointState& state, std::int64_t global_step, int stop_signal, bool now) {
   const auto t0 = Clock::now();
@@ -95,7 +90,7 @@ double RunServices::save(const CheckpointState& state, std::int64_t global_step,
   } else {
     writer_.submit(state);
   }
-  const double stall = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double stall = seconds_since(t0);
   stalls_.push_back(stall);
   log_info("checkpoint of step {}: training held up {:.3f} s{}", global_step, stall,
            stop_signal == 0 && !now ? " (writing in the background)" : "");
@@ -104,7 +99,7 @@ double RunServices::save(const CheckpointState& state, std::int64_t global_step,
 
 int RunServices::end_step(std::int64_t global_step, bool last_in_phase, nlohmann::json& line,
                           const std::function<CheckpointState()>& capture) {
-  line["elapsed_s"] = std::chrono::duration<double>(Clock::now() - start_).count();
+  line["elapsed_s"] = seconds_since(start_);
   const int stop_signal = agreed_stop_signal();
   const bool every = cfg_.checkpoint.every_steps > 0 && global_step % cfg_.checkpoint.every_steps == 0;
   if (stop_signal != 0 || every || last_in_phase)

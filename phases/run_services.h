@@ -23,8 +23,10 @@ namespace pouch {
 class RunServices {
  public:
   // `resumed_step` > 0: metrics of later steps (redone after the resume) are dropped.
+  // `phase_ends`: the global steps that end a phase; their checkpoints are
+  // never pruned (`--phases` starts a later phase from them).
   RunServices(const RunConfig& cfg, const TrainRanks& ranks, Backend& be, const std::string& checkpoint_dir,
-              const std::string& metrics_path, std::int64_t resumed_step);
+              const std::string& metrics_path, std::int64_t resumed_step, std::vector<std::int64_t> phase_ends);
 
   const TrainRanks& ranks() const { return ranks_; }
   void print(const std::string& line) const;

@@ -20,9 +20,11 @@
 #include "phases/run_services.h"
 #include "phases/run_state.h"
 #include "phases/training_data.h"
+#include "phases/world_agreement.h"
 #include "runtime/cpu/sgemm_peak.h"
 #include "runtime/log.h"
 #include "runtime/threads.h"
+#include "runtime/stopwatch.h"
 
 namespace pouch {
 
@@ -30,23 +32,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
 void write_text_file(const fs::path& path, const std::string& text) {
   std::ofstream out(path);
   out << text;
   if (!out) fail("cannot write {}; check that the run directory is writable", path.string());
-}
-
-// Rank 0's value of `v` on every rank (a world of one: itself).
-std::int64_t broadcast_from_rank0(const TrainRanks& ranks, Backend& be, std::int64_t v) {
-  if (ranks.world_size == 1 || ranks.world == nullptr) return v;
-  Tensor t = be.empty({1}, DType::F64);
-  t.data<double>()[0] = static_cast<double>(v);
-  ranks.world->broadcast(t, 0);
-  return static_cast<std::int64_t>(t.data<double>()[0]);
 }
 
 // Where a run starts: a checkpoint (its global step and phase) or nothing.
@@ -66,7 +55,7 @@ StartPoint find_start(const RunConfig& cfg, const TrainStart& start, const Train
     std::int64_t step = -1;
     if (ranks.main())
       if (auto found = newest_verified_checkpoint(ckpt_dir)) step = found->step;
-    step = broadcast_from_rank0(ranks, be, step);
+    step = static_cast<std::int64_t>(broadcast_from_rank0(ranks, be, static_cast<double>(step)));
     if (step >= 0) {
       sp.file = (fs::path(ckpt_dir) / step_dir_name(step) / "state.h5").string();
       sp.verified = true;
@@ -231,7 +220,12 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
                      sp.file, sp.phase, sp.step, k);
       resume_inside = sp.step - offset[static_cast<std::size_t>(k - 1)];
     } else {
-      // A phase boundary: the next phase starts from the weights.
+      // A phase boundary: the next phase starts from the weights the one
+      // before it ended with.
+      if (k > 1 && sp.phase != k - 1)
+        fail_uniform("{}: /meta says phase {}, but it holds global step {}, the end of phase {} of this config: the "
+                     "checkpoint belongs to a run with another schedule",
+                     sp.file, sp.phase, sp.step, k - 1);
       restore_model_weights(sp.file, model, ranks.world_rank, !sp.verified && ranks.world_rank == 0);
     }
     log_info("resumed from {} at step {} ({}{})", sp.file, sp.step,
@@ -239,8 +233,8 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
              resume_inside >= 0 ? fmt::format(", its step {}", resume_inside) : std::string(", from its start"));
   }
 
-  RunServices services(cfg, ranks, be, resolve_checkpoint_dir(cfg), report.metrics_path, sp.step);
-  report.metrics_path = report.metrics_path;
+  RunServices services(cfg, ranks, be, resolve_checkpoint_dir(cfg), report.metrics_path, sp.step,
+                       std::vector<std::int64_t>(offset.begin() + 1, offset.end()));
   double train_seconds = 0.0, tokens = 0.0, flops = 0.0;
   for (std::int64_t k = phase_k; k <= last_phase; ++k) {
     const PhaseConfig& pc = schedule[static_cast<std::size_t>(k - 1)];

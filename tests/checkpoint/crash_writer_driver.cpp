@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
       s.model.push_back({"big", {1024, 1024}, ShardSpec::replicated(), big});
       s.optim_m.push_back({"big", {1024, 1024}, ShardSpec::replicated(), big});
       s.optim_v.push_back({"big", {1024, 1024}, ShardSpec::replicated(), big});
-      save_checkpoint(dir, s, CheckpointGroup::single(), {.keep_last = 2, .keep_every = 5});
+      save_checkpoint(dir, s, CheckpointGroup::single(), {.keep_last = 2, .keep_every = 5, .keep_steps = {}});
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "crash_writer_driver: %s\n", e.what());

@@ -54,13 +54,21 @@ TEST(CheckpointDir, PublishWritesStepDirAndLatest) {
 TEST(CheckpointDir, PruneKeepsLastAndMilestones) {
   TempDir tmp;
   std::string dir = tmp.file("run");
-  for (std::int64_t step = 1; step <= 9; ++step) save(dir, step, {.keep_last = 2, .keep_every = 4});
+  for (std::int64_t step = 1; step <= 9; ++step) save(dir, step, {.keep_last = 2, .keep_every = 4, .keep_steps = {}});
   EXPECT_EQ(steps_in(dir), (std::vector<std::int64_t>{4, 8, 9}));
-  save(dir, 10, {.keep_last = 2, .keep_every = 4});
+  save(dir, 10, {.keep_last = 2, .keep_every = 4, .keep_steps = {}});
   EXPECT_EQ(steps_in(dir), (std::vector<std::int64_t>{4, 8, 9, 10}));
-  save(dir, 11, {.keep_last = 2, .keep_every = 0});
+  save(dir, 11, {.keep_last = 2, .keep_every = 0, .keep_steps = {}});
   EXPECT_EQ(steps_in(dir), (std::vector<std::int64_t>{10, 11}));
   EXPECT_EQ(find_latest_complete(dir)->step, 11);
+}
+
+TEST(CheckpointDir, PruneKeepsPhaseBoundaries) {
+  // A schedule's phase ends (here 3 and 5) stay: --phases starts a later phase from them.
+  TempDir tmp;
+  std::string dir = tmp.file("run");
+  for (std::int64_t step = 1; step <= 8; ++step) save(dir, step, {.keep_last = 2, .keep_every = 0, .keep_steps = {3, 5}});
+  EXPECT_EQ(steps_in(dir), (std::vector<std::int64_t>{3, 5, 7, 8}));
 }
 
 TEST(CheckpointDir, LeftoverTmpIsIgnoredThenCleaned) {

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The measured effect of the alignment phase: from the same checkpoint (the
+# end of r1-tiny's phase 1), phase 2 run as GRPO and as PPO with the same
+# seeds, steps and rollout batch; prints held-out accuracy and format
+# correctness before and after, the mean reward of the first and last fifth
+# of the steps, and the largest KL to the reference.
+#   bench/effects/alignment.sh POUCH CHECKPOINT [--phase.2.key=value ...]
+# CHECKPOINT: e.g. runs/r1-tiny/checkpoints/step-00002500 (a `pouch train`
+# run's phase-1 boundary). Extra overrides apply to both runs.
+set -euo pipefail
+pouch=$(realpath "$1")
+ckpt=$(realpath "$2")
+shift 2
+out=${OUT:-$(mktemp -d)}
+mkdir -p "$out"
+common=(--phases=2 --resume="$ckpt" --phase.2.eval_every=0 "$@")
+"$pouch" train "${common[@]}" --train.run_dir="$out/grpo" --phase.2.kind=grpo > "$out/grpo.log" 2>&1
+# PPO: the learning rate that kept it stable in our runs (5e-5 stalled it).
+"$pouch" train "${common[@]}" --train.run_dir="$out/ppo" --phase.2.kind=ppo --phase.2.lr=3e-5 > "$out/ppo.log" 2>&1
+/usr/bin/python3 - "$out" <<'PY'
+import json, re, sys
+out = sys.argv[1]
+print("      | held-out accuracy | well-formed     | reward (first -> last fifth) | max KL")
+for run in ("grpo", "ppo"):
+    lines = [json.loads(l) for l in open(f"{out}/{run}/metrics.jsonl")]
+    summary = [l for l in open(f"{out}/{run}.log") if " summary: held-out accuracy" in l][-1]
+    acc = re.search(r"accuracy ([0-9.]+)% -> ([0-9.]+)%, well-formed ([0-9.]+)% -> ([0-9.]+)%", summary).groups()
+    k = max(1, len(lines) // 5)
+    r0 = sum(l["reward"] for l in lines[:k]) / k
+    r1 = sum(l["reward"] for l in lines[-k:]) / k
+    kl = max(l["kl"] for l in lines)
+    print(f"{run:5} | {acc[0]:>5}% -> {acc[1]:>5}% | {acc[2]:>5}% -> {acc[3]:>5}% | {r0:.3f} -> {r1:.3f}"
+          f"                | {kl:.4f}")
+PY
+echo "runs in $out"
