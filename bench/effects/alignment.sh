@@ -4,16 +4,19 @@
 # seeds, steps and rollout batch; prints held-out accuracy and format
 # correctness before and after, the mean reward of the first and last fifth
 # of the steps, and the largest KL to the reference.
-#   bench/effects/alignment.sh POUCH CHECKPOINT [--phase.2.key=value ...]
-# CHECKPOINT: e.g. runs/r1-tiny/checkpoints/step-00002500 (a `pouch train`
-# run's phase-1 boundary). Extra overrides apply to both runs.
+#   bench/effects/alignment.sh POUCH START [--phase.2.key=value ...]
+# START: a checkpoint at the end of phase 1 (runs/r1-tiny/checkpoints/
+# step-00002500 after `pouch train`) or a weights file (model.h5 of a
+# `pouch train --phases=1` run). Extra overrides apply to both runs.
 set -euo pipefail
 pouch=$(realpath "$1")
-ckpt=$(realpath "$2")
+start=$(realpath "$2")
 shift 2
+# A checkpoint (a step-N directory or its state.h5) or a weights file (.h5).
+if [[ -d "$start" || $(basename "$start") == state.h5 ]]; then from=(--resume="$start"); else from=(--train.init_from="$start"); fi
 out=${OUT:-$(mktemp -d)}
 mkdir -p "$out"
-common=(--phases=2 --resume="$ckpt" --phase.2.eval_every=0 "$@")
+common=(--phases=2 "${from[@]}" --phase.2.eval_every=0 "$@")
 "$pouch" train "${common[@]}" --train.run_dir="$out/grpo" --phase.2.kind=grpo > "$out/grpo.log" 2>&1
 # PPO: the learning rate that kept it stable in our runs (5e-5 stalled it).
 "$pouch" train "${common[@]}" --train.run_dir="$out/ppo" --phase.2.kind=ppo --phase.2.lr=3e-5 > "$out/ppo.log" 2>&1

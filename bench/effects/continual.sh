@@ -6,18 +6,23 @@
 #   isolated:  r1-tiny's [phase.3] (LoRA adapters on a frozen base + replay)
 # and prints the new level's held-out accuracy and every old level's, before
 # and after, with forgetting and backward transfer, and the goal's ratio.
-#   bench/effects/continual.sh POUCH CHECKPOINT [--phase.3.key=value ...]
-# CHECKPOINT: e.g. runs/r1-tiny/checkpoints/step-00002540 (a `pouch train`
-# run's phase-2 boundary). Extra overrides apply to both arms.
+#   bench/effects/continual.sh POUCH START [--phase.3.key=value ...]
+# START: a checkpoint at the end of phase 2 (runs/r1-tiny/checkpoints/
+# step-00002540 after `pouch train`) or a weights file (a model.h5).
+# Extra overrides apply to both arms, e.g. --phase.3.steps=800.
 set -euo pipefail
 pouch=$(realpath "$1")
-ckpt=$(realpath "$2")
+start=$(realpath "$2")
 shift 2
+# A checkpoint (a step-N directory or its state.h5) or a weights file (.h5).
+if [[ -d "$start" || $(basename "$start") == state.h5 ]]; then from=(--resume="$start"); else from=(--train.init_from="$start"); fi
 out=${OUT:-$(mktemp -d)}
 mkdir -p "$out"
-common=(--phases=3 --resume="$ckpt" --data.task_eval_per_level=100 "$@")
+common=(--phases=3 "${from[@]}" --data.task_eval_per_level=100 "$@")
+# Plain fine-tuning at the learning rate that suits it (the adapters' 1e-2
+# wrecks a full fine-tune: 3% on the new level in our runs).
 "$pouch" train "${common[@]}" --train.run_dir="$out/plain" --phase.3.isolation=none \
-  --phase.3.replay_ratio=0 > "$out/plain.log" 2>&1
+  --phase.3.replay_ratio=0 --phase.3.lr=3e-3 > "$out/plain.log" 2>&1
 "$pouch" train "${common[@]}" --train.run_dir="$out/isolated" > "$out/isolated.log" 2>&1
 /usr/bin/python3 - "$out" <<'PY'
 import json, sys
