@@ -9,7 +9,9 @@
 #   bench/effects/continual.sh POUCH START [--phase.3.key=value ...]
 # START: a checkpoint at the end of phase 2 (runs/r1-tiny/checkpoints/
 # step-00002540 after `pouch train`) or a weights file (a model.h5).
-# Extra overrides apply to both arms, e.g. --phase.3.steps=800.
+# Extra overrides apply to both arms, e.g. --phase.3.steps=800; ISOLATED
+# (environment) holds overrides for the isolated arm only, e.g.
+# ISOLATED="--phase.3.replay_ratio=0.3125".
 set -euo pipefail
 pouch=$(realpath "$1")
 start=$(realpath "$2")
@@ -23,7 +25,8 @@ common=(--phases=3 "${from[@]}" --data.task_eval_per_level=100 "$@")
 # wrecks a full fine-tune: 3% on the new level in our runs).
 "$pouch" train "${common[@]}" --train.run_dir="$out/plain" --phase.3.isolation=none \
   --phase.3.replay_ratio=0 --phase.3.lr=3e-3 > "$out/plain.log" 2>&1
-"$pouch" train "${common[@]}" --train.run_dir="$out/isolated" > "$out/isolated.log" 2>&1
+# shellcheck disable=SC2086
+"$pouch" train "${common[@]}" ${ISOLATED:-} --train.run_dir="$out/isolated" > "$out/isolated.log" 2>&1
 /usr/bin/python3 - "$out" <<'PY'
 import json, sys
 out = sys.argv[1]
