@@ -15,6 +15,7 @@
 #include "phases/continual_summary.h"
 #include "phases/ewc_penalty.h"
 #include "phases/fault_injection.h"
+#include "phases/next_token_step.h"
 #include "phases/phase_precision.h"
 #include "phases/progress.h"
 #include "phases/run_state.h"
@@ -372,33 +373,20 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
   POUCH_CHECK(before_.size() == eval_levels_.size(), "continual phase without its start evaluation");
 
   const std::int64_t eval_every = ctx_.eval_every();
-  const double flops_per_token = model.train_flops_per_token(T);
-  const double job_peak = ctx_.peak_gflops * 1e9 * ranks.world_size;
+  StepMeter meter(ctx_);
   const float dloss = 1.0f / static_cast<float>(B * T * A);
   const auto fault = fault_plan_from_env();
-  double avg_step = 0.0;
   for (std::int64_t step = first_step; step < steps; ++step) {
     const std::int64_t global = ctx_.step_offset + step;
     maybe_inject_fault(fault, ranks.world_rank, global + 1);
     const auto t0 = Clock::now();
     const float lr = lr_at(optim_cfg_, step, steps);
     zero_grads();
-    std::vector<double> loss = {0.0, 0.0};  // sum and count of this rank's target losses
-    for (std::int64_t micro = 0; micro < A; ++micro) {
-      if (reducer_ && micro == A - 1) reducer_->begin();  // only the last micro-batch's backward reduces
-      batches_.fill(step, micro, ranks.dp_rank() * B_local, B_local, x.i32(), y.i32());
-      model.forward(x, y, dloss * static_cast<float>(precision_.loss_scale()));
-      model.backward();
-      loss[0] += model.last_loss_sum();
-      loss[1] += static_cast<double>(model.last_loss_count());
-    }
-    if (reducer_) reducer_->finish();
+    const double mean_loss = accumulate_gradients(
+        ctx_, reducer_.get(), x, y, dloss * static_cast<float>(precision_.loss_scale()),
+        [&](std::int64_t micro) { batches_.fill(step, micro, ranks.dp_rank() * B_local, B_local, x.i32(), y.i32()); },
+        global + 1, precision_.precision() == Precision::FP16);
     if (lora()) reduce_lora_grads();
-    sum_over_dp(ranks, be, loss);
-    const double mean_loss = loss[1] > 0 ? loss[0] / loss[1] : 0.0;
-    if (!std::isfinite(mean_loss) && precision_.precision() != Precision::FP16)
-      fail("training diverged at step {} ({}): the loss is {}; lower the learning rate or set [optim] grad_clip",
-           global + 1, ctx_.phase.name(), mean_loss);
     OptimizerStepStats stats;
     double penalty = 0.0;
     const bool applied = precision_.apply_update(ranks, be, global + 1, [&] {
@@ -418,19 +406,8 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
       else
         precision_.finish();
     }
-    const double dt = seconds_since(t0);
-    out.train_seconds += dt;
-    out.tokens += static_cast<double>(tokens_per_step());
-    out.flops += flops_per_token * static_cast<double>(tokens_per_step());
-    avg_step = step == first_step ? dt : 0.9 * avg_step + 0.1 * dt;
-
-    const double tok_s = static_cast<double>(tokens_per_step()) / dt;
-    const double mfu = flops_per_token * tok_s / job_peak;
-    nlohmann::json line = {{"step", global + 1},       {"phase", ctx_.phase.index},
-                           {"phase_kind", "continual"}, {"loss", mean_loss},
-                           {"lr", lr},                  {"grad_norm", stats.grad_norm},
-                           {"tokens_per_s", tok_s},     {"mfu", mfu},
-                           {"replay_rows", batches_.replay_rows()}};
+    nlohmann::json line = meter.finish(step, first_step, t0, mean_loss, lr, stats.grad_norm, out);
+    line["replay_rows"] = batches_.replay_rows();
     if (reducer_) line["comm_wait_s"] = reducer_->last_wait_seconds();
     if (ewc_) line["ewc_penalty"] = penalty;
     precision_.add_metrics(line, applied);
@@ -448,10 +425,7 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
     }
     if (last || (cc_.publish_every > 0 && (step + 1) % cc_.publish_every == 0))
       line["published_version"] = publish(global + 1);
-    out.final_loss = mean_loss;
-    out.steps_done = step + 1;
-    const ProgressInfo progress{global + 1, ctx_.total_steps, mean_loss, lr, tok_s, mfu,
-                                avg_step * static_cast<double>(steps - step - 1)};
+    const ProgressInfo progress = meter.progress(step, mean_loss, lr);
     std::vector<std::string> after;
     if (eval_now) after.push_back(format_eval(ctx_.evals->back()));
     if (!summary.empty()) after.push_back(summary);

@@ -9,6 +9,7 @@
 #include "parallel/gradient_bucket_reducer.h"
 #include "parallel/uniform_error.h"
 #include "phases/fault_injection.h"
+#include "phases/next_token_step.h"
 #include "phases/progress.h"
 #include "phases/run_state.h"
 #include "runtime/adamw_optimizer.h"
@@ -138,11 +139,9 @@ PhaseOutcome PretrainPhase::run(std::int64_t first_step) {
   };
   if (eval_every > 0 && first_step == 0) services.print(format_eval(record_eval(ctx_.step_offset)));
 
-  const double flops_per_token = model.train_flops_per_token(T);
-  const double job_peak = ctx_.peak_gflops * 1e9 * ranks.world_size;
+  StepMeter meter(ctx_);
   const float dloss = 1.0f / static_cast<float>(B * T * A);
   const auto fault = fault_plan_from_env();
-  double avg_step = 0.0;
   for (std::int64_t step = first_step; step < steps; ++step) {
     const std::int64_t global = ctx_.step_offset + step;
     maybe_inject_fault(fault, ranks.world_rank, global + 1);
@@ -155,57 +154,33 @@ PhaseOutcome PretrainPhase::run(std::int64_t first_step) {
                                  sampler_->summary(epoch, sampler_level).to_string()));
     }
     model.parameters().zero_grad();
-    std::vector<double> loss = {0.0, 0.0};  // sum and count of this rank's target losses
-    for (std::int64_t micro = 0; micro < A; ++micro) {
-      // With accumulation only the last micro-batch's backward reduces.
-      if (reducer_ && micro == A - 1) reducer_->begin();
-      // Sequences are numbered over the run (global steps), so a second
-      // pretrain phase reads on where the first stopped.
-      const std::int64_t first_row = (global * A + micro) * B + ranks.dp_rank() * B_local;
-      if (sampler_) {
-        for (std::int64_t b = 0; b < B_local; ++b)
-          sampler_->sequence(first_row + b, step, x.i32() + b * T, y.i32() + b * T);
-      } else {
-        fill_batch(*ctx_.data.train, first_row, cfg.model.vocab_size, x, y);
-      }
-      model.forward(x, y, dloss * static_cast<float>(precision_.loss_scale()));
-      model.backward();
-      loss[0] += model.last_loss_sum();
-      loss[1] += static_cast<double>(model.last_loss_count());
-    }
-    if (reducer_) reducer_->finish();
-    sum_over_dp(ranks, be, loss);
-    const double mean_loss = loss[1] > 0 ? loss[0] / loss[1] : 0.0;
-    if (!std::isfinite(mean_loss) && precision_.precision() != Precision::FP16)
-      fail("training diverged at step {} ({}): the loss is {}; lower the learning rate or set [optim] grad_clip",
-           global + 1, ctx_.phase.name(), mean_loss);
+    const double mean_loss = accumulate_gradients(
+        ctx_, reducer_.get(), x, y, dloss * static_cast<float>(precision_.loss_scale()),
+        [&](std::int64_t micro) {
+          // Sequences are numbered over the run (global steps), so a second
+          // pretrain phase reads on where the first stopped.
+          const std::int64_t first_row = (global * A + micro) * B + ranks.dp_rank() * B_local;
+          if (sampler_) {
+            for (std::int64_t b = 0; b < B_local; ++b)
+              sampler_->sequence(first_row + b, step, x.i32() + b * T, y.i32() + b * T);
+          } else {
+            fill_batch(*ctx_.data.train, first_row, cfg.model.vocab_size, x, y);
+          }
+        },
+        global + 1, precision_.precision() == Precision::FP16);
     OptimizerStepStats stats;
     const bool applied =
         precision_.apply_update(ranks, be, global + 1, [&] { stats = optimizer_.step(lr, model.grad_norm()); });
     const bool last = step + 1 == steps;
     // The boundary checkpoint, model.h5 and the next phase get the fp32 masters.
     if (last) precision_.finish();
-    const double dt = seconds_since(t0);
-    out.train_seconds += dt;
-    out.tokens += static_cast<double>(tokens_per_step());
-    out.flops += flops_per_token * static_cast<double>(tokens_per_step());
-    avg_step = step == first_step ? dt : 0.9 * avg_step + 0.1 * dt;
-
-    const double tok_s = static_cast<double>(tokens_per_step()) / dt;
-    const double mfu = flops_per_token * tok_s / job_peak;
-    nlohmann::json line = {{"step", global + 1},          {"phase", ctx_.phase.index},
-                           {"phase_kind", "pretrain"},    {"loss", mean_loss},
-                           {"lr", lr},                    {"grad_norm", stats.grad_norm},
-                           {"tokens_per_s", tok_s},       {"mfu", mfu}};
+    nlohmann::json line = meter.finish(step, first_step, t0, mean_loss, lr, stats.grad_norm, out);
     if (reducer_) line["comm_wait_s"] = reducer_->last_wait_seconds();
     precision_.add_metrics(line, applied);
     if (sampler_) line["curriculum_level"] = sampler_level;
     const bool eval_now = eval_every > 0 && ((step + 1) % eval_every == 0 || last);
     if (eval_now) add_eval_fields(line, record_eval(global + 1));
-    out.final_loss = mean_loss;
-    out.steps_done = step + 1;
-    const ProgressInfo progress{global + 1, ctx_.total_steps, mean_loss, lr, tok_s, mfu,
-                                avg_step * static_cast<double>(steps - step - 1)};
+    const ProgressInfo progress = meter.progress(step, mean_loss, lr);
     std::vector<std::string> after;
     if (eval_now) after.push_back(format_eval(ctx_.evals->back()));
     const int stop = ctx_.end_step(step, first_step, line, [&] { return capture(step + 1); }, progress, after);
