@@ -298,9 +298,15 @@ struct DatasetInfo {
 // A damaged header can declare any shape (found by fuzzing: a 9 KB file whose
 // dataset claimed 11 GB made verification allocate it all, and dimensions
 // past 2^63 overflowed the element count). Before anyone allocates for a
-// dataset: its byte size must fit in 64 bits and, unless it is compressed,
-// the file must hold all of it (an uncompressed dataset pouch or h5py wrote
-// in full is stored at its full size) and no more than the whole file.
+// dataset: its byte size must fit in 64 bits, the file must store no more of
+// it than the whole file, and the stored bytes must account for the declared
+// ones. Uncompressed (pouch's own, h5py's default), that is all of them.
+// Through HDF5 filters (h5py's gzip, lzf, szip), a stored byte holds at most
+// kMaxFilterInflation bytes: deflate's ceiling, 1032:1 (a 258-byte match in
+// two bits), is the highest of them. Without that bound a damaged filter
+// message let a few stored bytes declare 22 GB (found by fuzzing).
+constexpr std::uint64_t kMaxFilterInflation = 1032;
+
 void require_stored(const std::string& file_path, hid_t file, const DatasetInfo& info, std::size_t type_size,
                     const std::string& name) {
   std::uint64_t bytes = type_size;
@@ -314,10 +320,19 @@ void require_stored(const std::string& file_path, hid_t file, const DatasetInfo&
   if (bytes == 0) return;
   h5::Handle dcpl = h5::plist(H5Dget_create_plist(info.dset.get()));
   if (!dcpl) fail("{}: cannot read the storage of dataset '{}'{}", file_path, name, cause());
-  if (H5Pget_nfilters(dcpl.get()) != 0) return;  // compressed: stored bytes say nothing of the size
+  const int filters = H5Pget_nfilters(dcpl.get());
+  if (filters < 0) fail("{}: cannot read the filters of dataset '{}'{}", file_path, name, cause());
   hsize_t stored = H5Dget_storage_size(info.dset.get());
   hsize_t file_size = 0;
   if (H5Fget_filesize(file, &file_size) < 0) fail("{}: cannot read the file's size{}", file_path, cause());
+  if (filters > 0 && stored <= file_size) {
+    if (stored == 0 || bytes / stored >= kMaxFilterInflation)
+      fail("{}: dataset '{}' declares {} bytes but, through its {} HDF5 filter(s), the file stores {}: more than "
+           "{}:1, which no compression filter reaches; the file is damaged (or written with a filter pouch cannot "
+           "bound: rewrite it uncompressed)",
+           file_path, name, bytes, filters, stored, kMaxFilterInflation);
+    return;
+  }
   if (stored < bytes || stored > file_size)
     fail("{}: dataset '{}' declares {} bytes but the file stores {} of them{}: the file is damaged (cut short or "
          "overwritten); use an earlier copy",

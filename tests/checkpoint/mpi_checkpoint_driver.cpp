@@ -77,7 +77,7 @@ void run(const std::string& dir, const ParallelContext& ctx) {
     CheckpointState mine = testing::fixture_state(rank, ctx.tp_rank(), ctx.tp_size(), step);
     mine.phase = phase_tensors(ctx.tp_rank(), ctx.tp_size(), true);
     mine.f64_per_rank = f64_row(rank);
-    std::string file = save_checkpoint(dir, mine, group, {.keep_last = 1});
+    std::string file = save_checkpoint(dir, mine, group, {.keep_last = 1, .keep_every = 0, .keep_steps = {}});
     if (file != dir + "/" + step_dir_name(step) + "/state.h5") die(rank, "save_checkpoint returned " + file);
   }
   auto found = find_latest_complete(dir);

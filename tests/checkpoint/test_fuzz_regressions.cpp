@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "checkpoint/hdf5_file.h"
 #include "checkpoint/hdf5_handle.h"
@@ -19,13 +20,18 @@ namespace {
 using testing::TempDir;
 
 // A chunked f32 dataset of `rows` x `cols` that is never written: its header
-// declares rows*cols*4 bytes, the file stores none of them.
-void add_unwritten_dataset(const std::string& path, const std::string& name, hsize_t rows, hsize_t cols) {
+// declares rows*cols*4 bytes, the file stores none of them. `deflate`: through
+// the gzip filter, as h5py writes compressed datasets.
+void add_unwritten_dataset(const std::string& path, const std::string& name, hsize_t rows, hsize_t cols,
+                           bool deflate = false) {
   Hdf5File file = Hdf5File::open_for_update(path);
   hsize_t dims[2] = {rows, cols}, chunk[2] = {1, 1024};
   h5::Handle space = h5::dataspace(H5Screate_simple(2, dims, nullptr));
   h5::Handle dcpl = h5::plist(H5Pcreate(H5P_DATASET_CREATE));
   ASSERT_GE(H5Pset_chunk(dcpl.get(), 2, chunk), 0);
+  if (deflate) {
+    ASSERT_GE(H5Pset_deflate(dcpl.get(), 9), 0);
+  }
   h5::Handle dset = h5::dataset(
       H5Dcreate2(file.id(), name.c_str(), H5T_IEEE_F32LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
   ASSERT_TRUE(dset.valid());
@@ -69,6 +75,50 @@ TEST(FuzzRegressions, DatasetDeclaringMoreThanTheFileHoldsIsAnError) {
   unverified.verify = false;
   e = error_of([&] { read_checkpoint_file(path, got, unverified); });
   EXPECT_NE(e.find("/data/huge"), std::string::npos) << e;
+}
+
+// Fuzzer finding: a damaged header gave a dataset a filter pipeline, and the
+// size check, skipped for compressed datasets, let a 22 GB row be allocated
+// (libFuzzer's out-of-memory). A filtered dataset must now be stored at no
+// more than deflate's 1032:1 ratio.
+TEST(FuzzRegressions, CompressedDatasetDeclaringMoreThanItsFilterCanHoldIsAnError) {
+  TempDir dir;
+  std::string path = dir.file("state.h5");
+  write_checkpoint_file(path, testing::fixture_state(0, 0, 1, 3), CheckpointGroup::single());
+  add_unwritten_dataset(path, "/data/huge", 2, (hsize_t{22} << 30) / 8, /*deflate=*/true);
+
+  CheckpointState got = testing::fixture_targets(0, 1);
+  ReadOptions unverified;
+  unverified.verify = false;
+  std::string e = error_of([&] { read_checkpoint_file(path, got, unverified); });
+  EXPECT_NE(e.find("/data/huge"), std::string::npos) << e;
+  EXPECT_NE(e.find("through its 1 HDF5 filter(s), the file stores 0"), std::string::npos) << e;
+  e = error_of([&] { verify_checkpoint_file(path); });
+  EXPECT_NE(e.find("/data/huge"), std::string::npos) << e;
+}
+
+// The bound does not refuse real compressed data: 4 MiB of zeros, deflate's
+// best case, reads back.
+TEST(FuzzRegressions, CompressedDatasetAtDeflatesBestRatioReads) {
+  TempDir dir;
+  std::string path = dir.file("zeros.h5");
+  {
+    Hdf5File file = Hdf5File::create(path);
+    hsize_t dims[2] = {1024, 1024}, chunk[2] = {1024, 1024};
+    h5::Handle space = h5::dataspace(H5Screate_simple(2, dims, nullptr));
+    h5::Handle dcpl = h5::plist(H5Pcreate(H5P_DATASET_CREATE));
+    ASSERT_GE(H5Pset_chunk(dcpl.get(), 2, chunk), 0);
+    ASSERT_GE(H5Pset_deflate(dcpl.get(), 9), 0);
+    h5::Handle dset = h5::dataset(
+        H5Dcreate2(file.id(), "/zeros", H5T_IEEE_F32LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
+    ASSERT_TRUE(dset.valid());
+    std::vector<float> zeros(1024 * 1024, 0.0f);
+    ASSERT_GE(H5Dwrite(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros.data()), 0);
+  }
+  Hdf5File file = Hdf5File::open(path);
+  Tensor t = file.read_dataset("/zeros");
+  ASSERT_EQ(t.numel(), 1024 * 1024);
+  EXPECT_EQ(t.data<float>()[12345], 0.0f);
 }
 
 // A group linking to itself (a hard link to an ancestor) made the checkpoint
