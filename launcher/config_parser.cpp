@@ -595,6 +595,8 @@ void validate_phases(const RunConfig& c, const Origins& origins) {
               "must be positive");
       require(a.reward_diversity_n > 0, "reward_diversity_n", fmt::format("{}", a.reward_diversity_n),
               "must be positive");
+      require(a.reward_eval_prompts >= 0, "reward_eval_prompts", fmt::format("{}", a.reward_eval_prompts),
+              "a number of prompts (0 = off)");
       make_task_reward({a.reward_weights, a.reward_lexicon, static_cast<int>(a.reward_diversity_n),
                         a.reward_length_budget},
                        key("reward_weights"));

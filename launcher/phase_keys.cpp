@@ -84,6 +84,9 @@ const std::vector<PhaseKeySpec>& phase_key_specs() {
        "efficiency scorer: completions up to this many tokens score 1"},
       {"reward_diversity_n", kAlignKeys, POUCH_PHASE_FIELD(align.reward_diversity_n),
        "diversity scorer: n-gram size"},
+      {"reward_eval_prompts", kAlignKeys, POUCH_PHASE_FIELD(align.reward_eval_prompts),
+       "held-out prompts whose reward is measured at the phase start and end (the same prompts and sampling "
+       "streams both times); 0 = off"},
 
       {"new_level", kContinualKeys, POUCH_PHASE_FIELD(continual.new_level),
        "the built-in task's level learned in this phase (6 = a+b+c, never seen in pre-training)"},

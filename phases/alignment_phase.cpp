@@ -11,6 +11,7 @@
 #include "parallel/uniform_error.h"
 #include "phases/fault_injection.h"
 #include "phases/grpo_math.h"
+#include "phases/held_out_reward.h"
 #include "phases/ppo_math.h"
 #include "phases/rollout.h"
 #include "phases/run_state.h"
@@ -116,6 +117,9 @@ class AlignmentPhase final : public Phase {
   // Held-out accuracy and format at the phase start, and the first step's
   // mean reward: the summary line's "before" (checkpointed for resumes).
   std::vector<double> summary_ = {-1.0, -1.0, -1.0};
+  // The held-out reward at the phase start (phases/held_out_reward.h): its
+  // total, then each dimension; empty when reward_eval_prompts = 0.
+  std::vector<double> held_out_before_;
   Tensor hidden_grad_, dvalues_, values_buf_, weights_;
 };
 
@@ -197,6 +201,7 @@ CheckpointState AlignmentPhase::capture(std::int64_t in_phase_steps) const {
   s.phase = phase_tensors();
   s.f64_per_rank["kl_coef"] = {kl_.beta()};
   s.f64_per_rank["align_summary"] = summary_;
+  if (!held_out_before_.empty()) s.f64_per_rank["align_held_out_reward"] = held_out_before_;
   s.data_per_rank["position"] = {global, 0, 0};
   s.data_per_rank["align_optim_steps"] = {head_optim_ ? head_optim_->steps_taken() : 0,
                                           critic_optim_ ? critic_optim_->steps_taken() : 0};
@@ -222,6 +227,7 @@ void AlignmentPhase::restore(const std::string& file, bool verify) {
   };
   kl_.restore(row(s.f64_per_rank, "kl_coef", 1)[0]);
   summary_ = row(s.f64_per_rank, "align_summary", 3);
+  if (a_.reward_eval_prompts > 0) held_out_before_ = row(s.f64_per_rank, "align_held_out_reward", reward_.size() + 1);
   const auto steps = row(s.data_per_rank, "align_optim_steps", 2);
   if (head_optim_) head_optim_->set_steps_taken(steps[0]);
   if (critic_optim_) critic_optim_->set_steps_taken(steps[1]);
@@ -416,11 +422,21 @@ PhaseOutcome AlignmentPhase::run(std::int64_t first_step) {
     ctx_.evals->push_back(evaluate(model, ctx_.data, cfg, ranks, global_step, ex, ey));
     return ctx_.evals->back();
   };
+  auto held_out_reward = [&] {
+    return evaluate_held_out_reward(model, tok, reward_, ro, min_level, max_level, a_.reward_eval_prompts, ranks);
+  };
   if (first_step == 0) {
     const EvalResult& e = record_eval(ctx_.step_offset);
     summary_[0] = overall_accuracy(e.levels);
     summary_[1] = format_fraction(e.levels);
     services.print(format_eval(e));
+    if (a_.reward_eval_prompts > 0) {
+      const HeldOutReward h = held_out_reward();
+      held_out_before_ = {h.total};
+      held_out_before_.insert(held_out_before_.end(), h.dimensions.begin(), h.dimensions.end());
+      services.print(fmt::format("{}: held-out reward {:.4f} ({} prompts x {} samples, levels {}-{})",
+                                 ctx_.phase.name(), h.total, h.prompts, G, min_level, max_level));
+    }
   }
   const std::int64_t eval_every = ctx_.eval_every();
   const auto fault = fault_plan_from_env();
@@ -600,6 +616,18 @@ PhaseOutcome AlignmentPhase::run(std::int64_t first_step) {
     const bool last = step + 1 == steps || ceiling_hit;
     const bool eval_now = last || (eval_every > 0 && (step + 1) % eval_every == 0);
     if (eval_now) add_eval_fields(line, record_eval(global + 1));
+    std::string held_out_summary;
+    if (last && !held_out_before_.empty()) {
+      const HeldOutReward h = held_out_reward();
+      line["held_out_reward_before"] = held_out_before_[0];
+      line["held_out_reward"] = h.total;
+      for (std::size_t d = 0; d < D; ++d) {
+        line[fmt::format("held_out_reward_{}_before", h.names[d])] = held_out_before_[d + 1];
+        line[fmt::format("held_out_reward_{}", h.names[d])] = h.dimensions[d];
+      }
+      held_out_summary = fmt::format(", held-out reward {:.4f} -> {:.4f} ({} prompts)", held_out_before_[0], h.total,
+                                     h.prompts);
+    }
     out.final_loss = policy_loss;
     const std::int64_t done = ceiling_hit ? steps : step + 1;
     out.steps_done = done;
@@ -619,9 +647,9 @@ PhaseOutcome AlignmentPhase::run(std::int64_t first_step) {
       const EvalResult& e = ctx_.evals->back();
       out.summary = fmt::format(
           "held-out accuracy {:.1f}% -> {:.1f}%, well-formed {:.1f}% -> {:.1f}%, mean reward {:.3f} "
-          "(first step) -> {:.3f} (last step), final KL {:.4f}{}",
+          "(first step) -> {:.3f} (last step){}, final KL {:.4f}{}",
           100.0 * summary_[0], 100.0 * overall_accuracy(e.levels), 100.0 * summary_[1],
-          100.0 * format_fraction(e.levels), summary_[2], last_reward, last_kl,
+          100.0 * format_fraction(e.levels), summary_[2], last_reward, held_out_summary, last_kl,
           ceiling_hit ? fmt::format(" (stopped by kl_ceiling at step {})", global + 1) : std::string());
       services.print(fmt::format("{} summary: {}", ctx_.phase.name(), out.summary));
       break;

@@ -68,6 +68,9 @@ struct AlignmentPhaseConfig {
   std::string reward_lexicon = "kill;hate;stupid";  // the harmful-content scorer's banned strings
   std::int64_t reward_length_budget = 64;           // tokens; the efficiency scorer's budget (the longest clean level-4 answer is 59)
   std::int64_t reward_diversity_n = 3;              // n-gram size of the diversity scorer
+  // Held-out prompts whose reward is measured at the phase start and end
+  // (phases/held_out_reward.h); 0 = not measured.
+  std::int64_t reward_eval_prompts = 64;
 };
 
 // kind = continual.

@@ -39,7 +39,7 @@ std::vector<RolloutSample> generate_rollouts(GPT& model, const CharTokenizer& to
     const RolloutPrompt& p = prompts[i];
     for (std::int64_t j = 0; j < opt.samples_per_prompt; ++j) {
       const std::uint64_t key = static_cast<std::uint64_t>(p.index * opt.samples_per_prompt + j);
-      RngStream rng(opt.seed, derive_stream("align.rollout", key));
+      RngStream rng(opt.seed, derive_stream(opt.stream, key));
       RolloutSample s;
       s.prompt = static_cast<std::int64_t>(i);
       s.actions = gen.generate(p.tokens, g, rng);

@@ -44,6 +44,9 @@ struct RolloutOptions {
   float temperature = 1.0f;
   float top_p = 1.0f;
   std::uint64_t seed = 0;
+  // The label of the sampling streams (derive_stream(stream, index * G + j)):
+  // another label gives streams independent of the training rollouts'.
+  const char* stream = "align.rollout";
 };
 
 // One sampled completion.

@@ -169,6 +169,17 @@ void check_alignment_run(PhaseKind kind, const std::string& value_head) {
     EXPECT_TRUE(reward >= 0.0 && reward <= 1.0) << reward;
     EXPECT_EQ(j.contains("value_loss"), kind == PhaseKind::Ppo);
   }
+  // The held-out reward, measured at the start and the end on the same
+  // prompts and sampling streams, is in the last line only.
+  for (const char* key : {"held_out_reward", "held_out_reward_before", "held_out_reward_accuracy",
+                          "held_out_reward_accuracy_before", "held_out_reward_diversity"}) {
+    ASSERT_TRUE(lines.back().contains(key)) << key << " missing in " << lines.back().dump();
+    const double v = lines.back()[key].get<double>();
+    EXPECT_TRUE(v >= 0.0 && v <= 1.0) << key << " = " << v;
+    EXPECT_FALSE(lines.front().contains(key)) << key;
+  }
+  EXPECT_NE(lines.back()["held_out_reward"].get<double>(), lines.back()["held_out_reward_before"].get<double>())
+      << "the policy moved, so its samples should have";
   EXPECT_EQ(lines.front()["kl"].get<double>(), 0.0);  // the first rollout's policy is the reference
   EXPECT_GT(lines.back()["kl"].get<double>(), 0.0);
 
@@ -197,7 +208,7 @@ void check_bitwise_resume(PhaseKind kind, const std::string& value_head) {
   a.checkpoint.every_steps = 1;
   a.phases[1].align.value_head = value_head;
   a.phases[1].align.kl_target = 0.01;  // adaptive: the coefficient is state
-  run(a);
+  const TrainReport run_report_a = run(a);
 
   RunConfig b = a;
   b.train.run_dir = dir.sub("resumed");
@@ -218,6 +229,14 @@ void check_bitwise_resume(PhaseKind kind, const std::string& value_head) {
     EXPECT_TRUE(cb.tensors.at(name) == v) << name << " differs after the resume";
   }
   EXPECT_EQ(ca.f64, cb.f64);
+  EXPECT_EQ(ca.f64.count("align_held_out_reward"), 1u);
+  // The held-out reward at the end compares with the one measured before the
+  // interruption, restored from the checkpoint.
+  const auto la = phase_metrics(run_report_a, 2), lb = phase_metrics(rb, 2);
+  ASSERT_FALSE(la.empty());
+  ASSERT_FALSE(lb.empty());
+  EXPECT_EQ(la.back()["held_out_reward_before"], lb.back()["held_out_reward_before"]);
+  EXPECT_EQ(la.back()["held_out_reward"], lb.back()["held_out_reward"]);
   EXPECT_EQ(ca.optim_step, cb.optim_step);
   EXPECT_NE(ca.f64.at("kl_coef"), (std::vector<double>{0.05}));  // it did adapt
   // And the resumed run moved past the copied state.
