@@ -1,5 +1,5 @@
 #pragma once
-// Helpers shared by the checkpoint tests: a scratch directory, file I/O, and
+// Helpers shared by the checkpoint tests: a scratch directory (TempDir), file I/O, and
 // running a Python snippet with Debian's /usr/bin/python3 (the interpreter
 // that has h5py; a python3 earlier on PATH may not).
 #include <fmt/format.h>
@@ -15,33 +15,11 @@
 #include <sstream>
 #include <string>
 
+#include "tests/support/temp_dir.h"
+
 namespace pouch::testing {
 
 inline constexpr const char* kSystemPython = "/usr/bin/python3";
-
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string tag = info != nullptr ? fmt::format("{}-{}", info->test_suite_name(), info->name()) : "test";
-    path_ = std::filesystem::temp_directory_path() / fmt::format("pouch-{}-{}-{}", tag, ::getpid(), counter++);
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 inline void write_text(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);

@@ -20,6 +20,7 @@
 #include "model/gpt.h"
 #include "phases/trainer.h"
 #include "runtime/backend.h"
+#include "tests/support/temp_dir.h"
 
 namespace pouch {
 namespace {
@@ -28,24 +29,7 @@ namespace fs = std::filesystem;
 
 constexpr std::int64_t kPretrainSteps = 25;
 
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("pouch-align-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string sub(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using testing::TempDir;
 
 RunConfig tiny_config(const std::string& run_dir, PhaseKind kind, std::int64_t align_steps) {
   RunConfig c;

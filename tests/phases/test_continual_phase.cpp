@@ -22,30 +22,14 @@
 #include "phases/ewc_penalty.h"
 #include "phases/trainer.h"
 #include "runtime/backend.h"
+#include "tests/support/temp_dir.h"
 
 namespace pouch {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("pouch-continual-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string sub(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using testing::TempDir;
 
 constexpr std::int64_t kPretrainSteps = 4;
 constexpr std::int64_t kContinualSteps = 4;
