@@ -611,6 +611,8 @@ void validate_phases(const RunConfig& c, const Origins& origins) {
       require(k.isolation == "lora" || k.isolation == "none", "isolation", k.isolation, "must be lora or none");
       require(k.lora_rank > 0, "lora_rank", fmt::format("{}", k.lora_rank), "must be positive");
       require(k.lora_alpha > 0, "lora_alpha", fmt::format("{}", k.lora_alpha), "must be positive");
+      require(k.lora_plus_ratio > 0, "lora_plus_ratio", fmt::format("{}", k.lora_plus_ratio),
+              "must be positive (1 = plain LoRA)");
       require(k.replay_ratio >= 0 && k.replay_ratio < 1, "replay_ratio", fmt::format("{}", k.replay_ratio),
               "must be in [0, 1)");
       require(k.ewc_lambda >= 0, "ewc_lambda", fmt::format("{}", k.ewc_lambda), "must be 0 (off) or positive");

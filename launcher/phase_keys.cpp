@@ -98,6 +98,8 @@ const std::vector<PhaseKeySpec>& phase_key_specs() {
        "adapter scale: the update is (alpha / r) * B A"},
       {"lora_targets", kContinualKeys, POUCH_PHASE_FIELD(continual.lora_targets),
        "projections that get adapters: any of qkv, attn_proj, fc, mlp_proj"},
+      {"lora_plus_ratio", kContinualKeys, POUCH_PHASE_FIELD(continual.lora_plus_ratio),
+       "LoRA+: the B matrices learn at this multiple of lr (A at lr); 1 = plain LoRA"},
       {"replay_ratio", kContinualKeys, POUCH_PHASE_FIELD(continual.replay_ratio),
        "share of each batch's rows replayed from the old levels, in [0, 1)"},
       {"ewc_lambda", kContinualKeys, POUCH_PHASE_FIELD(continual.ewc_lambda),

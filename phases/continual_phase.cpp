@@ -101,6 +101,8 @@ class ContinualPhase final : public Phase {
                     .next_u64();
       model.enable_lora(lc);
       model.set_base_frozen(true);
+      for (auto& p : model.lora_parameters())
+        if (p.name.ends_with(".lora_B")) p.lr_scale = static_cast<float>(cc_.lora_plus_ratio);
       optimizer_ = std::make_unique<AdamWOptimizer>(model.lora_parameters(), optim_cfg_, ctx.be);
     } else {
       optimizer_ = std::make_unique<AdamWOptimizer>(model.parameters(), optim_cfg_, ctx.be);

@@ -81,6 +81,9 @@ struct ContinualPhaseConfig {
   std::int64_t lora_rank = 8;
   double lora_alpha = 16.0;
   std::string lora_targets = "qkv,attn_proj,fc,mlp_proj";
+  // LoRA+ (Hayou et al. 2024): the B matrices learn at lora_plus_ratio x lr,
+  // the A matrices at lr; 1 = plain LoRA.
+  double lora_plus_ratio = 1.0;
   double replay_ratio = 0.25;           // share of each batch's rows drawn from the old levels
   double ewc_lambda = 0.0;              // elastic weight consolidation strength (isolation = none); 0 = off
   std::int64_t ewc_batches = 8;         // batches of old data for the Fisher estimate

@@ -31,6 +31,7 @@ OptimizerStepStats AdamWOptimizer::step(float lr, double grad_norm_in) {
   hp.grad_scale = stats.clip_scale;
   for (auto& p : params_) {
     hp.weight_decay = p.decay ? cfg_.weight_decay : 0.0f;
+    hp.lr = lr * p.lr_scale;
     be_.adamw_update(p.value, p.grad, m_.view(p.offset, p.shape), v_.view(p.offset, p.shape), hp);
   }
   return stats;

@@ -23,6 +23,7 @@ struct Parameter {
   Tensor grad;        // view into ParameterStore::grads(), same offset
   std::int64_t offset = 0;  // elements from the start of the flat buffers
   bool decay = false;       // weight decay applies (tensors with >= 2 dims, as nanoGPT)
+  float lr_scale = 1.0f;    // the optimizer's learning rate is multiplied by this (LoRA+ raises B's)
 };
 
 class ParameterStore {

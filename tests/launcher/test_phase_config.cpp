@@ -122,6 +122,8 @@ TEST(PhaseConfigErrors, ValueRangesNameTheKey) {
   EXPECT_TRUE(contains(error(kSchedule, {"--phase.1.curriculum_boundaries=5,x"}), "phase.1.curriculum_boundaries"));
   EXPECT_TRUE(contains(error(kSchedule, {"--phase.1.source_weights=simple/2"}), "phase.1.source_weights"));
   EXPECT_TRUE(contains(error(kSchedule, {"--phase.2.reward_weights=accuracy=x"}), "phase.2.reward_weights"));
+  EXPECT_TRUE(contains(error(kSchedule, {"--phase.2.reward_eval_prompts=-1"}), "phase.2.reward_eval_prompts = -1"));
+  EXPECT_TRUE(contains(error(kSchedule, {"--phase.3.lora_plus_ratio=0"}), "phase.3.lora_plus_ratio = 0"));
 }
 
 TEST(PhaseRange, ParsesListsAndRanges) {

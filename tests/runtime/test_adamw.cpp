@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "runtime/adamw_optimizer.h"
+#include "runtime/parameter_store.h"
 #include "tests/runtime/reference_ops.h"
 
 namespace pouch {
@@ -86,6 +88,38 @@ TEST(AdamWDeathTest, StepZeroIsABug) {
   AdamWParams hp;
   hp.step = 0;
   EXPECT_DEATH(be->adamw_update(p, p.clone(), p.clone(), p.clone(), hp), "adamw_update: step 0");
+}
+
+// A parameter's lr_scale (LoRA+ gives the B matrices a larger one) is its
+// learning rate's multiplier: a step of the scaled parameter equals a step at
+// lr * scale, weight decay included, and the other parameters are untouched
+// by it.
+TEST(AdamWOptimizer, LrScaleMultipliesThatParametersLearningRate) {
+  auto be = make_backend(Device::CPU);
+  OptimConfig cfg;
+  cfg.weight_decay = 0.1f;
+  cfg.grad_clip = 0.0f;
+  auto run = [&](float lr, float scale_b) {
+    ParameterStore store;
+    store.add("a", {3, 2})->decay = true;
+    store.add("b", {2, 3})->decay = true;
+    store.allocate(*be);
+    store[1].lr_scale = scale_b;
+    for (std::int64_t i = 0; i < store.values().numel(); ++i) store.values().f32()[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
+    AdamWOptimizer opt(store, cfg, *be);
+    for (int step = 0; step < 3; ++step) {
+      for (std::int64_t i = 0; i < store.grads().numel(); ++i)
+        store.grads().f32()[i] = 0.05f * static_cast<float>((i * 3 + step) % 5) - 0.1f;
+      opt.step(lr);
+    }
+    return std::pair{Vec(store[0].value.f32(), store[0].value.f32() + 6), Vec(store[1].value.f32(), store[1].value.f32() + 6)};
+  };
+  const auto [a1, b1] = run(1e-2f, 1.0f);
+  const auto [a16, b16] = run(1e-2f, 16.0f);
+  const auto [a_hi, b_hi] = run(16e-2f, 1.0f);
+  EXPECT_EQ(a16, a1) << "A's updates must not depend on B's scale";
+  EXPECT_EQ(b16, b_hi) << "B at lr_scale 16 must step as at 16 x lr";
+  EXPECT_NE(b16, b1);
 }
 
 }  // namespace
