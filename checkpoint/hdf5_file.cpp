@@ -499,7 +499,14 @@ std::string Hdf5File::get_attr_str(const std::string& object, const std::string&
   }
 
   // Fixed length (e.g. numpy bytes written by h5py): padded with NULs or spaces.
+  // The size comes from the file's datatype message (up to 4 GiB): bounded
+  // before allocating, as a dataset's is (require_stored).
+  constexpr std::size_t kMaxFixedStringAttr = std::size_t{16} << 20;
   std::size_t size = H5Tget_size(file_type.get());
+  if (size > kMaxFixedStringAttr)
+    fail("{}: attribute '{}' of '{}' declares a string of {} bytes (more than {}): the file is damaged; use an "
+         "earlier copy",
+         path_, key, object, size, kMaxFixedStringAttr);
   std::string value(size, '\0');
   if (size > 0 && H5Aread(attr.get(), file_type.get(), value.data()) < 0)
     fail("{}: cannot read attribute '{}' of '{}'{}", path_, key, object, cause());

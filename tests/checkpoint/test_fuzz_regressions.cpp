@@ -121,6 +121,34 @@ TEST(FuzzRegressions, CompressedDatasetAtDeflatesBestRatioReads) {
   EXPECT_EQ(t.data<float>()[12345], 0.0f);
 }
 
+// A fixed-length string attribute's size is the file's word (up to 4 GiB in
+// the datatype message): past 16 MiB it is refused before allocating. A real
+// 20 MiB one (dense attribute storage, HDF5's latest format) stands in for a
+// damaged size.
+TEST(FuzzRegressions, HugeFixedLengthStringAttributeIsAnError) {
+  TempDir dir;
+  std::string path = dir.file("attr.h5");
+  {
+    h5::Handle fapl = h5::plist(H5Pcreate(H5P_FILE_ACCESS));
+    ASSERT_GE(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), 0);
+    Hdf5File file = Hdf5File::create_with_access(path, fapl.get());
+    file.create_group("/meta");
+    h5::Handle type = h5::datatype(H5Tcopy(H5T_C_S1));
+    const std::size_t size = std::size_t{20} << 20;
+    ASSERT_GE(H5Tset_size(type.get(), size), 0);
+    h5::Handle scalar = h5::dataspace(H5Screate(H5S_SCALAR));
+    h5::Handle group = h5::object(H5Oopen(file.id(), "/meta", H5P_DEFAULT));
+    h5::Handle attr =
+        h5::attribute(H5Acreate2(group.get(), "big", type.get(), scalar.get(), H5P_DEFAULT, H5P_DEFAULT));
+    ASSERT_TRUE(attr.valid());
+    std::string text(size, 'x');
+    ASSERT_GE(H5Awrite(attr.get(), type.get(), text.data()), 0);
+  }
+  Hdf5File file = Hdf5File::open(path);
+  const std::string e = error_of([&] { (void)file.get_attr_str("/meta", "big"); });
+  EXPECT_NE(e.find("declares a string of 20971520 bytes"), std::string::npos) << e;
+}
+
 // A group linking to itself (a hard link to an ancestor) made the checkpoint
 // walk recurse until the stack overflowed.
 TEST(FuzzRegressions, GroupLinkingToItselfIsAnError) {
