@@ -19,7 +19,8 @@ shift 2
 if [[ -d "$start" || $(basename "$start") == state.h5 ]]; then from=(--resume="$start"); else from=(--train.init_from="$start"); fi
 out=${OUT:-$(mktemp -d)}
 mkdir -p "$out"
-common=(--phases=2 "${from[@]}" --phase.2.eval_every=0 "$@")
+# 240 held-out prompts for the held-out reward (the phase's default is 64).
+common=(--phases=2 "${from[@]}" --phase.2.eval_every=0 --phase.2.reward_eval_prompts=240 "$@")
 "$pouch" train "${common[@]}" --train.run_dir="$out/grpo" --phase.2.kind=grpo > "$out/grpo.log" 2>&1
 # PPO: the learning rate that kept it stable in our runs (5e-5 stalled it).
 "$pouch" train "${common[@]}" --train.run_dir="$out/ppo" --phase.2.kind=ppo --phase.2.lr=3e-5 > "$out/ppo.log" 2>&1

@@ -30,6 +30,9 @@ grpo = [l for l in lines if l["phase"] == 2]
 for key in ("reward", "reward_accuracy", "reward_coherence", "reward_harmless", "reward_diversity",
             "reward_efficiency", "kl"):
     assert all(key in l for l in grpo), f"grpo lines lack {key}"
+for key in ("held_out_reward_before", "held_out_reward"):
+    assert key in grpo[-1], f"the last grpo line lacks {key}"
+print(f"   grpo held-out reward {grpo[-1]['held_out_reward_before']:.4f} -> {grpo[-1]['held_out_reward']:.4f}")
 ckpts = sorted(os.listdir("runs/r1-tiny/checkpoints"))
 assert f"step-{steps[-1]:08d}" in ckpts, f"no final checkpoint among {ckpts}"
 latest = open("runs/r1-tiny/serve/LATEST").read().split()
