@@ -12,13 +12,9 @@
 # step-00002500 after `pouch train`) or a weights file (model.h5 of a
 # `pouch train --phases=1` run). Extra overrides apply to both runs.
 set -euo pipefail
-pouch=$(realpath "$1")
-start=$(realpath "$2")
+# shellcheck source=bench/effects/start_from.sh
+source "$(dirname "${BASH_SOURCE[0]}")/start_from.sh" "$1" "$2"
 shift 2
-# A checkpoint (a step-N directory or its state.h5) or a weights file (.h5).
-if [[ -d "$start" || $(basename "$start") == state.h5 ]]; then from=(--resume="$start"); else from=(--train.init_from="$start"); fi
-out=${OUT:-$(mktemp -d)}
-mkdir -p "$out"
 # 240 held-out prompts for the held-out reward (the phase's default is 64).
 common=(--phases=2 "${from[@]}" --phase.2.eval_every=0 --phase.2.reward_eval_prompts=240 "$@")
 "$pouch" train "${common[@]}" --train.run_dir="$out/grpo" --phase.2.kind=grpo > "$out/grpo.log" 2>&1

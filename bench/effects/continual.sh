@@ -13,13 +13,9 @@
 # (environment) holds overrides for the isolated arm only, e.g.
 # ISOLATED="--phase.3.replay_ratio=0.3125".
 set -euo pipefail
-pouch=$(realpath "$1")
-start=$(realpath "$2")
+# shellcheck source=bench/effects/start_from.sh
+source "$(dirname "${BASH_SOURCE[0]}")/start_from.sh" "$1" "$2"
 shift 2
-# A checkpoint (a step-N directory or its state.h5) or a weights file (.h5).
-if [[ -d "$start" || $(basename "$start") == state.h5 ]]; then from=(--resume="$start"); else from=(--train.init_from="$start"); fi
-out=${OUT:-$(mktemp -d)}
-mkdir -p "$out"
 common=(--phases=3 "${from[@]}" --data.task_eval_per_level=100 "$@")
 # Plain fine-tuning at the best learning rate of those we tried for it
 # (level 6 after 1200 steps from an r1-tiny phase-2 checkpoint: 1e-3 92%,
