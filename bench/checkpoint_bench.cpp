@@ -19,7 +19,7 @@
 #include "checkpoint/checkpoint_dir.h"
 #include "checkpoint/training_checkpoint.h"
 #include "model/gpt.h"
-#include "phases/run_state.h"
+#include "phases/schedule/run_state.h"
 #include "runtime/adamw_optimizer.h"
 #include "runtime/error.h"
 

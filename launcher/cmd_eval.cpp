@@ -6,8 +6,8 @@
 #include "data/sequence_loader.h"
 #include "launcher/command_line.h"
 #include "launcher/commands.h"
-#include "phases/model_file.h"
-#include "phases/task_eval.h"
+#include "phases/common/model_file.h"
+#include "phases/common/task_eval.h"
 
 namespace pouch {
 

@@ -5,7 +5,7 @@
 #include "launcher/command_line.h"
 #include "launcher/commands.h"
 #include "model/generator.h"
-#include "phases/model_file.h"
+#include "phases/common/model_file.h"
 
 namespace pouch {
 

@@ -1,4 +1,4 @@
-// pouch train: configure, then run the training loop (phases/trainer.h).
+// pouch train: configure, then run the training loop (phases/schedule/schedule_runner.h).
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -11,7 +11,7 @@
 #include "parallel/parallel_context.h"
 #include "parallel/uniform_error.h"
 #include "parallel/watchdog.h"
-#include "phases/trainer.h"
+#include "phases/schedule/schedule_runner.h"
 #include "launcher/stop_signals.h"
 #include "runtime/log.h"
 #include "runtime/stop_request.h"

@@ -19,7 +19,7 @@
 #include "data/curriculum.h"
 #include "data/source_weight_rules.h"
 #include "launcher/phase_keys.h"
-#include "phases/task_reward_scorers.h"
+#include "phases/alignment/task_reward_scorers.h"
 #include "runtime/error.h"
 
 namespace po = boost::program_options;

@@ -2,7 +2,7 @@
 // The run configuration: INI text + --section.key=value overrides -> RunConfig.
 //
 // Layering, later wins:
-//   1. the struct defaults of RunConfig (phases/run_config.h and the headers
+//   1. the struct defaults of RunConfig (phases/schedule/run_config.h and the headers
 //      it includes);
 //   2. the config files, in the order given (`--config a.ini --config b.ini`);
 //      with no --config, the built-in r1-tiny config (configs/r1-tiny.ini,
@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "phases/run_config.h"
+#include "phases/schedule/run_config.h"
 
 namespace pouch {
 

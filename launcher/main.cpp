@@ -9,7 +9,7 @@
 #include <boost/program_options/errors.hpp>
 
 #include "launcher/commands.h"
-#include "phases/checkpoint_choice.h"
+#include "phases/schedule/checkpoint_choice.h"
 #include "parallel/launcher_env.h"
 #include "parallel/mpi_runtime.h"
 #include "parallel/uniform_error.h"

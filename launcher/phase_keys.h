@@ -1,12 +1,12 @@
 #pragma once
-// The keys of a [phase.N] section (phases/phase_config.h): their fields,
+// The keys of a [phase.N] section (phases/schedule/phase_config.h): their fields,
 // which phase kinds they belong to, and their help text.
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "launcher/config_field.h"
-#include "phases/phase_config.h"
+#include "phases/schedule/phase_config.h"
 
 namespace pouch {
 

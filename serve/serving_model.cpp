@@ -1,6 +1,6 @@
 #include "serve/serving_model.h"
 
-#include "phases/model_file.h"
+#include "phases/common/model_file.h"
 #include "runtime/error.h"
 
 namespace pouch {

@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "launcher/config_parser.h"
-#include "phases/phase.h"
-#include "phases/trainer.h"
+#include "phases/schedule/phase.h"
+#include "phases/schedule/schedule_runner.h"
 #include "runtime/error.h"
 #include "tests/support/error_of.h"
 

@@ -1,0 +1,447 @@
+#include "phases/continual/continual_phase.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "checkpoint/serving_versions.h"
+#include "data/arith_problem.h"
+#include "data/stable_hash.h"
+#include "parallel/gradient_bucket_reducer.h"
+#include "parallel/uniform_error.h"
+#include "phases/continual/continual_batches.h"
+#include "phases/continual/continual_summary.h"
+#include "phases/continual/ewc_penalty.h"
+#include "phases/schedule/fault_injection.h"
+#include "phases/common/next_token_step.h"
+#include "phases/common/phase_precision.h"
+#include "phases/common/progress.h"
+#include "phases/schedule/run_state.h"
+#include "phases/schedule/schedule_runner.h"
+#include "phases/schedule/world_agreement.h"
+#include "runtime/adamw_optimizer.h"
+#include "runtime/log.h"
+#include "runtime/rng.h"
+#include "runtime/stopwatch.h"
+
+namespace pouch {
+
+namespace {
+
+// "qkv, fc" -> {"qkv", "fc"} (GPT::enable_lora names an unknown target).
+std::vector<std::string> parse_targets(const std::string& text, const std::string& key) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    std::string item = text.substr(start, comma - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+    start = comma + 1;
+  }
+  if (out.empty()) fail("{} = '{}' names no target; list some of qkv, attn_proj, fc, mlp_proj", key, text);
+  return out;
+}
+
+ContinualDataConfig data_config(const PhaseContext& ctx) {
+  const ContinualPhaseConfig& c = ctx.phase.continual;
+  const std::string prefix = fmt::format("phase.{}.", ctx.phase.index);
+  if (ctx.data.task_corpus == nullptr || ctx.data.task_tokenizer == nullptr)
+    fail_uniform("{}: kind = continual learns a new level of the built-in reasoning task and replays its old "
+                 "levels; it needs data.path empty (the built-in task), not token shards",
+                 ctx.phase.name());
+  if (c.new_level < 1 || c.new_level > kMaxAnyTaskLevel)
+    fail_uniform("{}new_level = {}: the built-in task has levels 1..{}; the new task is level {}", prefix, c.new_level,
+                 kMaxAnyTaskLevel, kContinualTaskLevel);
+  if (c.new_level <= ctx.cfg.data.task_max_level)
+    fail_uniform("{}new_level = {} is among the levels pre-training saw (data.task_max_level = {}): a continual "
+                 "phase learns a level the model has not seen; set new_level = {} or lower data.task_max_level",
+                 prefix, c.new_level, ctx.cfg.data.task_max_level, kContinualTaskLevel);
+  ContinualDataConfig d;
+  d.new_level = c.new_level;
+  d.new_samples = c.new_samples;
+  d.old_max_level = ctx.cfg.data.task_max_level;
+  d.replay_ratio = c.replay_ratio;
+  d.batch_size = ctx.cfg.train.batch_size;
+  d.grad_accum = ctx.cfg.train.grad_accum;
+  d.seq_len = ctx.cfg.model.seq_len;
+  d.seed = ctx.cfg.train.seed;
+  d.phase_index = ctx.phase.index;
+  return d;
+}
+
+constexpr const char* kLoraPrefix = "continual/lora/";
+constexpr const char* kEwcPrefix = "continual/ewc/";
+
+class ContinualPhase final : public Phase {
+ public:
+  explicit ContinualPhase(const PhaseContext& ctx)
+      : ctx_(ctx),
+        cc_(ctx.phase.continual),
+        optim_cfg_(ctx.optim()),
+        precision_(ctx.phase),
+        batches_(data_config(ctx), *ctx.data.task_corpus),
+        prev_recompute_(ctx.model.recompute()) {
+    const auto& cfg = ctx.cfg;
+    GPT& model = ctx.model;
+    const int dp = ctx.ranks.dp_size();
+    if (cfg.train.batch_size % dp != 0)
+      fail_uniform("train.batch_size = {} is not divisible by the data-parallel degree {}: each of the {} "
+                   "data-parallel ranks takes an equal share of the global batch; choose a multiple of {}",
+                   cfg.train.batch_size, dp, dp, dp);
+    if (lora()) {
+      LoraConfig lc;
+      lc.rank = cc_.lora_rank;
+      lc.alpha = static_cast<float>(cc_.lora_alpha);
+      lc.targets = parse_targets(cc_.lora_targets, fmt::format("phase.{}.lora_targets", ctx.phase.index));
+      lc.seed = RngStream(cfg.train.seed, derive_stream("continual.lora", static_cast<std::uint64_t>(ctx.phase.index)))
+                    .next_u64();
+      model.enable_lora(lc);
+      model.set_base_frozen(true);
+      for (auto& p : model.lora_parameters())
+        if (p.name.ends_with(".lora_B")) p.lr_scale = static_cast<float>(cc_.lora_plus_ratio);
+      optimizer_ = std::make_unique<AdamWOptimizer>(model.lora_parameters(), optim_cfg_, ctx.be);
+    } else {
+      optimizer_ = std::make_unique<AdamWOptimizer>(model.parameters(), optim_cfg_, ctx.be);
+      if (dp > 1) {
+        reducer_ = std::make_unique<GradientBucketReducer>(
+            model.parameters(), *ctx.ranks.dp,
+            GradientBucketReducer::Options{static_cast<std::int64_t>(cfg.parallel.bucket_mb * (1 << 20)),
+                                           cfg.parallel.overlap});
+        model.set_grad_ready_hook([this](const Parameter& p) { reducer_->mark_ready(p); });
+      }
+      if (cc_.ewc_lambda > 0) ewc_ = std::make_unique<EwcPenalty>(model.parameters(), ctx.be);
+    }
+    for (int l = 1; l <= static_cast<int>(cfg.data.task_max_level); ++l) eval_levels_.push_back(l);
+    eval_levels_.push_back(static_cast<int>(cc_.new_level));
+  }
+
+  ~ContinualPhase() override {
+    GPT& model = ctx_.model;
+    model.set_grad_ready_hook({});
+    model.set_recompute(prev_recompute_);
+    // Stopped before the last step (a signal): the adapters live on in the
+    // checkpoint; leave the model as the phase found it.
+    if (model.lora_enabled()) model.remove_lora();
+    model.set_base_frozen(false);
+  }
+
+  void restore(const std::string& file, bool verify) override;
+  PhaseOutcome run(std::int64_t first_step) override;
+
+ private:
+  bool lora() const { return cc_.isolation == "lora"; }
+  // The store the optimizer updates: the adapters, or every weight.
+  ParameterStore& trained() const { return lora() ? ctx_.model.lora_parameters() : ctx_.model.parameters(); }
+  // The fp32 value of `p` of the trained store (the master under bf16/fp16).
+  Tensor master_of(const Parameter& p) const { return precision_.master_of(p); }
+  const Tensor& master_values() const { return precision_.master_values(trained()); }
+  std::int64_t tokens_per_step() const {
+    return ctx_.cfg.train.batch_size * ctx_.cfg.model.seq_len * ctx_.cfg.train.grad_accum;
+  }
+
+  // The tensors a checkpoint inside the phase holds beyond /model and /optim
+  // (views; restore reads into them).
+  std::vector<ShardedTensor> phase_tensors() const;
+  CheckpointState capture(std::int64_t in_phase_steps) const;
+  void estimate_fisher(const Tensor& x, const Tensor& y);
+  void zero_grads() const;
+  void reduce_lora_grads() const;
+  // Adapters into the base at the last step; afterwards the model is a plain GPT.
+  void merge_adapters();
+  // Publishes the model's (merged) weights as `version` to <run_dir>/serve;
+  // returns the version LATEST names afterwards.
+  std::int64_t publish(std::int64_t version);
+
+  PhaseContext ctx_;
+  const ContinualPhaseConfig& cc_;
+  OptimConfig optim_cfg_;
+  PhasePrecision precision_;
+  ContinualBatches batches_;
+  bool prev_recompute_;
+  std::unique_ptr<AdamWOptimizer> optimizer_;  // null after the merge
+  std::unique_ptr<GradientBucketReducer> reducer_;
+  std::unique_ptr<EwcPenalty> ewc_;
+  bool merged_ = false;
+  std::vector<int> eval_levels_;        // old levels 1..task_max_level, then the new level
+  std::vector<LevelAccuracy> before_;   // accuracy of eval_levels_ at the phase start
+};
+
+std::vector<ShardedTensor> ContinualPhase::phase_tensors() const {
+  std::vector<ShardedTensor> out;
+  if (merged_) return out;
+  if (lora()) {
+    for (const auto& p : ctx_.model.lora_parameters()) {
+      out.push_back({kLoraPrefix + p.name, p.full_shape, p.shard, master_of(p)});
+      out.push_back({std::string(kLoraPrefix) + "m/" + p.name, p.full_shape, p.shard, optimizer_->exp_avg_of(p)});
+      out.push_back({std::string(kLoraPrefix) + "v/" + p.name, p.full_shape, p.shard, optimizer_->exp_avg_sq_of(p)});
+    }
+  }
+  if (ewc_) {
+    for (const auto& p : ctx_.model.parameters()) {
+      out.push_back({std::string(kEwcPrefix) + "fisher/" + p.name, p.full_shape, p.shard, ewc_->fisher_of(p)});
+      out.push_back({std::string(kEwcPrefix) + "anchor/" + p.name, p.full_shape, p.shard, ewc_->anchor_of(p)});
+    }
+  }
+  return out;
+}
+
+CheckpointState ContinualPhase::capture(std::int64_t in_phase_steps) const {
+  const GPT& model = ctx_.model;
+  const std::int64_t global = ctx_.step_offset + in_phase_steps;
+  const std::int64_t tokens = tokens_per_step() * global;
+  CheckpointState s;
+  if (!lora() && !merged_) {
+    s = capture_run_state(model, *optimizer_, RunPosition{}, 1, 1, "");
+    std::size_t i = 0;
+    for (const auto& p : model.parameters()) s.model[i++].local = precision_.master_of(p);
+  } else {
+    // The base (frozen, fp32) or, after the merge, the adapted model; no
+    // /optim: the adapters' moments are phase tensors.
+    for (const auto& p : model.parameters()) s.model.push_back({p.name, p.full_shape, p.shard, p.value});
+  }
+  ctx_.stamp(s, global, tokens);
+  s.phase = phase_tensors();
+  if (lora() && !merged_) s.data_per_rank["continual_lora_optim"] = {optimizer_->steps_taken()};
+  std::vector<std::int64_t> before;
+  for (const auto& l : before_) before.insert(before.end(), {l.level, l.total, l.correct, l.well_formed});
+  s.data_per_rank["continual_before"] = before;
+  precision_.capture(s);
+  s.data_per_rank["position"] = {global, tokens, 0};
+  return s;
+}
+
+void ContinualPhase::restore(const std::string& file, bool verify) {
+  GPT& model = ctx_.model;
+  // The constructor enabled the adapters (and allocated the optimizer and
+  // EWC buffers): read straight into them.
+  CheckpointState s;
+  if (!lora()) {
+    s = capture_run_state(model, *optimizer_, RunPosition{}, 1, 1, "");
+    s.data_per_rank.clear();
+  } else {
+    for (const auto& p : model.parameters()) s.model.push_back({p.name, p.full_shape, p.shard, p.value});
+  }
+  s.phase = phase_tensors();
+  ReadOptions options;
+  options.rank = ctx_.ranks.world_rank;
+  options.verify = verify;
+  options.optim = !lora();
+  read_checkpoint_file(file, s, options);
+  // The phase's rows hold the same values on every rank; read rank 0's, which
+  // every checkpoint has (a rank beyond the writer's world finds no row of its own).
+  const CheckpointState rows = read_checkpoint_rows(file, 0);
+  if (lora()) {
+    const auto it = rows.data_per_rank.find("continual_lora_optim");
+    if (it == rows.data_per_rank.end() || it->second.size() != 1)
+      fail("{}: no /data/continual_lora_optim (the adapters' optimizer step); it was not written by a continual "
+           "phase with isolation = lora: resume with the config that wrote it",
+           file);
+    optimizer_->set_steps_taken(it->second[0]);
+  } else {
+    optimizer_->set_steps_taken(s.optim_step);
+  }
+  before_.clear();
+  if (auto it = rows.data_per_rank.find("continual_before"); it != rows.data_per_rank.end()) {
+    const auto& v = it->second;
+    for (std::size_t i = 0; i + 3 < v.size(); i += 4)
+      before_.push_back({static_cast<int>(v[i]), v[i + 1], v[i + 2], v[i + 3]});
+  }
+  if (before_.size() != eval_levels_.size())
+    fail("{}: /data/continual_before holds {} levels, this phase evaluates {}: the checkpoint was not written by "
+         "this continual phase; resume with the config that wrote it",
+         file, before_.size(), eval_levels_.size());
+  precision_.restore(file);
+}
+
+void ContinualPhase::zero_grads() const {
+  ctx_.model.parameters().zero_grad();
+  if (ctx_.model.lora_enabled()) ctx_.model.lora_parameters().zero_grad();
+}
+
+void ContinualPhase::reduce_lora_grads() const {
+  // The grad-ready hook does not announce adapter parameters: one all-reduce
+  // of the flat buffer after backward (dloss already divides by the global
+  // token count, so the sum is the mean).
+  if (ctx_.ranks.dp_size() > 1) ctx_.ranks.dp->all_reduce(ctx_.model.lora_parameters().grads(), ReduceOp::Sum);
+}
+
+void ContinualPhase::estimate_fisher(const Tensor& x, const Tensor& y) {
+  GPT& model = ctx_.model;
+  const std::int64_t B = ctx_.cfg.train.batch_size, T = ctx_.cfg.model.seq_len;
+  const std::int64_t B_local = B / ctx_.ranks.dp_size();
+  const std::int64_t K = cc_.ewc_batches;
+  ewc_->set_anchor(master_values());
+  for (std::int64_t b = 0; b < K; ++b) {
+    zero_grads();
+    if (reducer_) reducer_->begin();
+    batches_.fill_fisher(b, ctx_.ranks.dp_rank() * B_local, B_local, x.i32(), y.i32());
+    model.forward(x, y, 1.0f / static_cast<float>(B * T));  // g_b: gradient of the global batch's mean loss
+    model.backward();
+    if (reducer_) reducer_->finish();
+    ewc_->accumulate_fisher(model.parameters().grads(), 1.0 / static_cast<double>(K));
+  }
+  zero_grads();
+  double fsum = 0.0;
+  const float* f = ewc_->fisher().f32();
+  for (std::int64_t i = 0; i < ewc_->fisher().numel(); ++i) fsum += f[i];
+  if (ctx_.ranks.main())
+    log_info("{}: EWC Fisher from {} old-data batches of {} rows: mean {:.3e}", ctx_.phase.name(), K, B,
+             fsum / static_cast<double>(model.parameters().numel()));
+}
+
+void ContinualPhase::merge_adapters() {
+  GPT& model = ctx_.model;
+  // Merge the fp32 masters of the adapters, not their 16-bit working copy.
+  precision_.finish();
+  model.merge_lora();  // collective under tensor parallelism
+  optimizer_.reset();  // its store went with the adapters
+  model.set_base_frozen(false);
+  merged_ = true;
+}
+
+std::int64_t ContinualPhase::publish(std::int64_t version) {
+  GPT& model = ctx_.model;
+  // HDF5 is not thread-safe: no background checkpoint write while publishing.
+  ctx_.services.wait();
+  const NamedTensors named = model.lora_enabled() ? model.merged_named_values() : model.named_values();
+  const std::string dir = serving_dir(resolve_run_dir(ctx_.cfg));
+  std::int64_t latest = 0;
+  std::string error;
+  if (ctx_.ranks.main()) {
+    try {
+      const auto current = read_latest_serving_version(dir);
+      if (current && current->version >= version) {
+        // A resumed phase redoes steps it had published: a server never goes back.
+        log_info("{}: version {} already published (LATEST is {}); not publishing again", ctx_.phase.name(), version,
+                 current->version);
+        latest = current->version;
+      } else {
+        latest = publish_serving_version(dir, version, named, model.config(), ctx_.tokenizer_json, ctx_.config_ini)
+                     .version;
+        log_info("{}: published weights version {} to {}", ctx_.phase.name(), latest, dir);
+      }
+    } catch (const Error& e) {
+      error = e.what();
+    }
+  }
+  // Every rank learns whether rank 0 managed (and which version is live).
+  const bool failed = broadcast_from_rank0(ctx_.ranks, ctx_.be, error.empty() ? 0.0 : 1.0) != 0.0;
+  if (failed && error.empty()) error = "publishing failed on rank 0 (see its log)";
+  latest = static_cast<std::int64_t>(broadcast_from_rank0(ctx_.ranks, ctx_.be, static_cast<double>(latest)));
+  if (!error.empty()) fail("{}: publishing version {} to {}: {}", ctx_.phase.name(), version, dir, error);
+  return latest;
+}
+
+PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
+  const RunConfig& cfg = ctx_.cfg;
+  GPT& model = ctx_.model;
+  Backend& be = ctx_.be;
+  const TrainRanks& ranks = ctx_.ranks;
+  RunServices& services = ctx_.services;
+  const std::int64_t B = cfg.train.batch_size, T = cfg.model.seq_len, A = cfg.train.grad_accum;
+  const std::int64_t B_local = B / ranks.dp_size();
+  const std::int64_t steps = ctx_.phase.steps;
+  model.set_recompute(cc_.recompute);
+  // The trained store's values become the 16-bit working copy of fp32
+  // masters (the frozen base of isolation = lora stays fp32).
+  precision_.begin(model, trained());
+  services.print(fmt::format(
+      "{}: new level {} ({} samples), replay {} of {} rows per batch from levels 1..{}, isolation {}{}{}, {}",
+      ctx_.phase.name(), cc_.new_level, cc_.new_samples, batches_.replay_rows(), B, cfg.data.task_max_level,
+      cc_.isolation,
+      lora() ? fmt::format(" (rank {}, alpha {}, {}: {} parameters)", cc_.lora_rank, cc_.lora_alpha, cc_.lora_targets,
+                           model.lora_parameters().full_numel())
+             : std::string(),
+      ewc_ ? fmt::format(", EWC lambda {} over {} batches", cc_.ewc_lambda, cc_.ewc_batches) : std::string(),
+      precision_name(precision_.precision())));
+
+  PhaseOutcome out;
+  out.steps_done = first_step;
+  const Tensor x = be.empty({B_local, T}, DType::I32), y = be.empty({B_local, T}, DType::I32);
+  auto record_eval = [&](std::int64_t global_step) -> const EvalResult& {
+    ctx_.evals->push_back(evaluate(model, ctx_.data, cfg, ranks, global_step, x, y, eval_levels_));
+    return ctx_.evals->back();
+  };
+  if (first_step == 0) {
+    const EvalResult& e = record_eval(ctx_.step_offset);
+    before_ = e.levels;
+    services.print(format_eval(e));
+    if (ewc_) estimate_fisher(x, y);
+  }
+  POUCH_CHECK(before_.size() == eval_levels_.size(), "continual phase without its start evaluation");
+
+  const std::int64_t eval_every = ctx_.eval_every();
+  StepMeter meter(ctx_);
+  const float dloss = 1.0f / static_cast<float>(B * T * A);
+  const auto fault = fault_plan_from_env();
+  for (std::int64_t step = first_step; step < steps; ++step) {
+    const std::int64_t global = ctx_.step_offset + step;
+    maybe_inject_fault(fault, ranks.world_rank, global + 1);
+    const auto t0 = Clock::now();
+    const float lr = lr_at(optim_cfg_, step, steps);
+    zero_grads();
+    const double mean_loss = accumulate_gradients(
+        ctx_, reducer_.get(), x, y, dloss * static_cast<float>(precision_.loss_scale()),
+        [&](std::int64_t micro) { batches_.fill(step, micro, ranks.dp_rank() * B_local, B_local, x.i32(), y.i32()); },
+        global + 1, precision_.precision() == Precision::FP16);
+    if (lora()) reduce_lora_grads();
+    OptimizerStepStats stats;
+    double penalty = 0.0;
+    const bool applied = precision_.apply_update(ranks, be, global + 1, [&] {
+      if (ewc_) {
+        // The penalty's gradient joins the data gradient before clipping.
+        ewc_->add_gradient(master_values(), model.parameters().grads(), cc_.ewc_lambda);
+        penalty = ewc_->penalty(master_values(), cc_.ewc_lambda);
+      }
+      stats = optimizer_->step(lr, lora() ? model.lora_grad_norm() : model.grad_norm());
+    });
+    const bool last = step + 1 == steps;
+    if (last) {
+      // The boundary checkpoint, model.h5 and the next phase get the adapted
+      // fp32 model.
+      if (lora())
+        merge_adapters();
+      else
+        precision_.finish();
+    }
+    nlohmann::json line = meter.finish(step, first_step, t0, mean_loss, lr, stats.grad_norm, out);
+    line["replay_rows"] = batches_.replay_rows();
+    if (reducer_) line["comm_wait_s"] = reducer_->last_wait_seconds();
+    if (ewc_) line["ewc_penalty"] = penalty;
+    precision_.add_metrics(line, applied);
+    const bool eval_now = last || (eval_every > 0 && (step + 1) % eval_every == 0);
+    std::string summary;
+    if (eval_now) {
+      const EvalResult& e = record_eval(global + 1);
+      add_eval_fields(line, e);
+      if (last) {
+        const ContinualSummary s = summarize_continual(before_, e.levels, static_cast<int>(cc_.new_level));
+        add_continual_summary_fields(line, s);
+        out.summary = format_continual_summary(s);
+        summary = fmt::format("{} summary: {}", ctx_.phase.name(), out.summary);
+      }
+    }
+    if (last || (cc_.publish_every > 0 && (step + 1) % cc_.publish_every == 0))
+      line["published_version"] = publish(global + 1);
+    const ProgressInfo progress = meter.progress(step, mean_loss, lr);
+    std::vector<std::string> after;
+    if (eval_now) after.push_back(format_eval(ctx_.evals->back()));
+    if (!summary.empty()) after.push_back(summary);
+    const int stop = ctx_.end_step(step, first_step, line, [&] { return capture(step + 1); }, progress, after);
+    if (stop != 0 && !last) {
+      out.stopped_by_signal = stop;
+      break;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<Phase> make_continual_phase(const PhaseContext& ctx) { return std::make_unique<ContinualPhase>(ctx); }
+
+}  // namespace pouch

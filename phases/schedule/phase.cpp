@@ -1,0 +1,91 @@
+#include "phases/schedule/phase.h"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "phases/alignment/alignment_phase.h"
+#include "phases/continual/continual_phase.h"
+#include "phases/pretrain/pretrain_phase.h"
+#include "parallel/uniform_error.h"
+#include "runtime/error.h"
+
+namespace pouch {
+
+OptimConfig PhaseContext::optim() const {
+  OptimConfig o = cfg.optim;
+  if (phase.lr > 0) o.lr = static_cast<float>(phase.lr);
+  if (phase.warmup_steps >= 0) o.warmup_steps = phase.warmup_steps;
+  return o;
+}
+
+std::int64_t PhaseContext::eval_every() const { return phase.eval_every >= 0 ? phase.eval_every : cfg.train.eval_every; }
+
+void PhaseContext::stamp(CheckpointState& s, std::int64_t global_step, std::int64_t tokens_seen) const {
+  s.meta.step = global_step;
+  s.meta.tokens_seen = tokens_seen;
+  s.meta.phase = std::string(phase_kind_name(phase.kind));
+  s.meta.tp = ranks.tp_size();
+  s.meta.dp = ranks.dp_size();
+  s.meta.config_ini = config_ini;
+  s.model_config = model.config();
+  s.extra_attrs["phase_index"] = std::to_string(phase.index);
+  if (!tokenizer_json.empty()) s.extra_attrs["tokenizer"] = tokenizer_json;
+}
+
+int PhaseContext::end_step(std::int64_t step, std::int64_t first_step, nlohmann::json& line,
+                           const std::function<CheckpointState()>& capture, const ProgressInfo& progress,
+                           const std::vector<std::string>& after) const {
+  const bool last = step + 1 == phase.steps;
+  const int stop = services.end_step(step_offset + step + 1, last, line, capture);
+  if ((step + 1) % cfg.log.every == 0 || last || step == first_step) services.print(format_progress(progress));
+  for (const auto& text : after) services.print(text);
+  return stop;
+}
+
+std::unique_ptr<Phase> make_phase(const PhaseContext& ctx) {
+  switch (ctx.phase.kind) {
+    case PhaseKind::Pretrain: return make_pretrain_phase(ctx);
+    case PhaseKind::Ppo:
+    case PhaseKind::Grpo: return make_alignment_phase(ctx);
+    case PhaseKind::Continual: return make_continual_phase(ctx);
+  }
+  POUCH_CHECK(false, "phase kind {} has no implementation", static_cast<int>(ctx.phase.kind));
+  return nullptr;
+}
+
+void check_phase_data(const PhaseConfig& p, const RunConfig& cfg) {
+  if (cfg.data.path.empty()) return;
+  const std::string where = fmt::format("data.path = '{}'", cfg.data.path);
+  if (p.kind != PhaseKind::Pretrain)
+    fail_uniform("{} needs the built-in reasoning task (its prompts, answers and levels), but {}: leave data.path "
+                 "empty, or run only the pretrain phases with --phases",
+                 p.name(), where);
+  const auto& q = p.pretrain;
+  const std::string prefix = fmt::format("phase.{}.", p.index);
+  if (q.curriculum != "none")
+    fail_uniform("{}curriculum = {}: a curriculum draws by the built-in task's levels, but {} (token shards carry "
+                 "no levels): set --{}curriculum=none",
+                 prefix, q.curriculum, where, prefix);
+  if (q.quality_sampling)
+    fail_uniform("{}quality_sampling = true: it draws by the built-in task's quality scores, but {} (token shards "
+                 "carry none): set --{}quality_sampling=false",
+                 prefix, where, prefix);
+  if (!q.source_weights.empty())
+    fail_uniform("{}source_weights = '{}': the rules weigh the built-in task's sources, but {} (token shards carry "
+                 "none): set --{}source_weights=",
+                 prefix, q.source_weights, where, prefix);
+}
+
+std::int64_t checkpoint_phase_index(const CheckpointState& state) {
+  const auto it = state.extra_attrs.find("phase_index");
+  if (it == state.extra_attrs.end()) return 1;
+  std::int64_t index = 0;
+  const auto& text = it->second;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), index);
+  if (ec != std::errc() || end != text.data() + text.size() || index < 1)
+    fail("checkpoint: /meta phase_index = '{}' is not a phase number; the file is damaged", text);
+  return index;
+}
+
+}  // namespace pouch

@@ -1,0 +1,93 @@
+#pragma once
+// A phase of a run's schedule (phases/schedule/phase_config.h). The scheduler
+// (phases/schedule/schedule_runner.h) makes one phase at a time, hands it the model the
+// previous phase left, and calls run(); a phase resumed from a checkpoint
+// taken inside it first gets restore().
+//
+// Steps are counted over the whole schedule: phase k's step s (0-based) is
+// global step offset_k + s, with offset_k the sum of the earlier phases'
+// steps; checkpoints (step-N) and metrics lines use global steps, so both
+// stay monotone across phases.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/gpt.h"
+#include "phases/common/evaluation.h"
+#include "phases/schedule/phase_config.h"
+#include "phases/common/progress.h"
+#include "phases/schedule/run_config.h"
+#include "phases/common/run_services.h"
+#include "phases/schedule/train_ranks.h"
+#include "phases/common/training_data.h"
+
+namespace pouch {
+
+struct PhaseContext {
+  const RunConfig& cfg;
+  const PhaseConfig& phase;
+  const std::string& config_ini;
+  Backend& be;
+  const TrainRanks& ranks;
+  GPT& model;
+  TrainingData& data;               // the pre-training data and the task tokenizer
+  RunServices& services;
+  std::int64_t step_offset = 0;     // global steps before this phase
+  std::int64_t total_steps = 0;     // global steps of the whole schedule
+  double peak_gflops = 0.0;         // sgemm peak of one rank, for MFU
+  std::string tokenizer_json;       // travels in checkpoints
+  std::vector<EvalResult>* evals = nullptr;  // where evaluations are reported
+
+  // The phase's learning rate and warmup (phase keys, else [optim]).
+  OptimConfig optim() const;
+  std::int64_t eval_every() const;
+  // Checkpoint metadata every phase writes: global step, phase kind and
+  // index (/meta phase, phase_index), layout, config and tokenizer.
+  void stamp(CheckpointState& state, std::int64_t global_step, std::int64_t tokens_seen) const;
+
+  // The end of in-phase step `step` (0-based) of a phase that resumed at
+  // `first_step`: RunServices::end_step (stop signal, checkpoint, metrics
+  // line), then the progress line every [log] every steps and at the first
+  // and last step, then `after` (evaluation lines, summaries). Returns the
+  // agreed stop signal.
+  int end_step(std::int64_t step, std::int64_t first_step, nlohmann::json& line,
+               const std::function<CheckpointState()>& capture, const ProgressInfo& progress,
+               const std::vector<std::string>& after = {}) const;
+};
+
+struct PhaseOutcome {
+  std::int64_t steps_done = 0;   // in-phase steps completed
+  double final_loss = 0.0;       // the phase's own training loss of its last step
+  double train_seconds = 0.0;    // time in steps (evaluations excluded)
+  double tokens = 0.0;           // tokens processed in those steps
+  double flops = 0.0;            // model FLOPs of those steps (for MFU)
+  int stopped_by_signal = 0;     // stopped before its last step: checkpointed
+  std::string summary;           // what the phase did, one line (printed at the end of the run)
+};
+
+class Phase {
+ public:
+  virtual ~Phase() = default;
+  // Restores the phase's state (weights, optimizer, its own tensors) from a
+  // checkpoint taken inside it. `verify`: check checksums first.
+  virtual void restore(const std::string& file, bool verify) = 0;
+  // Runs in-phase steps [first_step, phase.steps).
+  virtual PhaseOutcome run(std::int64_t first_step) = 0;
+};
+
+std::unique_ptr<Phase> make_phase(const PhaseContext& ctx);
+
+// Throws a UniformError (every rank the same) when `phase` needs what the
+// run's data does not have: ppo, grpo and continual phases and the
+// pretrain samplers (curriculum, quality, source weights) need the built-in
+// task's prompts, levels and per-sample scores. The scheduler checks the
+// phases it will run before any work, so `--phases=1` with token shards is
+// fine while later phases would not be.
+void check_phase_data(const PhaseConfig& phase, const RunConfig& cfg);
+
+// The phase index a checkpoint was written in (/meta phase_index; 1 for
+// checkpoints written before phases existed).
+std::int64_t checkpoint_phase_index(const CheckpointState& state);
+
+}  // namespace pouch
