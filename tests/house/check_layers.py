@@ -104,9 +104,10 @@ def main():
                 continue  # a system or library header
             if target_folder == folder or target_folder in rules[folder]:
                 continue
-            allowed = " ".join(sorted(rules[folder])) or "nothing else"
-            problems.append(f"{path}:{number}: includes {m.group(2)} ({target_folder or 'the root'}/), but "
-                            f"{rules_name} lets {folder}/ include only {allowed}")
+            allowed = f"only {' '.join(sorted(rules[folder]))}" if rules[folder] else "no other folder"
+            where = f"{target_folder}/" if target_folder else "the root"
+            problems.append(f"{path}:{number}: includes {m.group(2)} ({where}), but {rules_name} lets {folder}/ "
+                            f"include {allowed}")
     for folder in sorted(unruled):
         problems.append(f"{root}: {folder} has C/C++ sources but no line in {rules_path}: add "
                         f"'{folder}: <the folders it may include>' below the folders it uses")

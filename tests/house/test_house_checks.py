@@ -38,7 +38,8 @@ class LayersCheck(TreeTest):
 
     def check(self, rules=RULES):
         self.write("layers.txt", rules)
-        return run(sys.executable, os.path.join(HERE, "check_layers.py"), self.root, os.path.join(self.root, "layers.txt"))
+        return run(sys.executable, os.path.join(HERE, "check_layers.py"), self.root,
+                   os.path.join(self.root, "layers.txt"))
 
     def plant_clean_tree(self):
         self.write("runtime/tensor.h", "#pragma once\n#include <vector>\n")
@@ -46,7 +47,8 @@ class LayersCheck(TreeTest):
         self.write("model/gpt_config.h", "#pragma once\n")
         # Sub-folders of a layer count as the layer, by either spelling.
         self.write("phases/pretrain/curriculum.h", '#include "model/gpt.h"\n')
-        self.write("phases/schedule/runner.cpp", '#include "phases/pretrain/curriculum.h"\n#include "../pretrain/curriculum.h"\n')
+        self.write("phases/schedule/runner.cpp",
+                   '#include "phases/pretrain/curriculum.h"\n#include "../pretrain/curriculum.h"\n')
 
     def test_clean_tree_passes(self):
         self.plant_clean_tree()
@@ -59,7 +61,7 @@ class LayersCheck(TreeTest):
         rc, out = self.check()
         self.assertEqual(rc, 1, out)
         self.assertIn("runtime/backend.cpp:2: includes model/gpt.h (model/)", out)
-        self.assertIn("lets runtime/ include only nothing else", out)
+        self.assertIn("lets runtime/ include no other folder", out)
 
     def test_include_from_a_sub_folder_is_checked_by_top_folder(self):
         self.plant_clean_tree()
