@@ -77,7 +77,7 @@ def cxx_comments(text):
             j = i + 1
             while j < n and text[j] != c and text[j] != "\n":
                 j += 2 if text[j] == "\\" else 1
-            i = j + 1
+            i = j + 1 if j < n and text[j] == c else j  # an unclosed literal ends at its line
         else:
             i += 1
 

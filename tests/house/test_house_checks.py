@@ -123,6 +123,13 @@ class CommentPathsCheck(TreeTest):
         self.assertEqual(rc, 1, out)
         self.assertIn("model/gpt.h:4: the comment names data/sample_sampler.h", out)
 
+    def test_line_numbers_survive_an_unclosed_quote(self):
+        self.plant_clean_tree()
+        self.write("model/gpt.h", "#if 0\n#error it's not C++\n#endif\n// data/missing.h\n")
+        rc, out = self.check()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("model/gpt.h:4: the comment names data/missing.h", out)
+
     def test_missing_path_in_hash_comment_fails(self):
         self.plant_clean_tree()
         self.write("scripts/run.sh", "#!/bin/sh\necho hi  # see model/missing.py\n")
