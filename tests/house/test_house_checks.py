@@ -125,7 +125,7 @@ class CommentPathsCheck(TreeTest):
 
     def test_line_numbers_survive_an_unclosed_quote(self):
         self.plant_clean_tree()
-        self.write("model/gpt.h", "#if 0\n#error it's not C++\n#endif\n// data/missing.h\n")
+        self.write("model/gpt.h", "#if 0\n#error 'the end\n#endif\n// data/missing.h\n")
         rc, out = self.check()
         self.assertEqual(rc, 1, out)
         self.assertIn("model/gpt.h:4: the comment names data/missing.h", out)
