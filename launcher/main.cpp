@@ -1,4 +1,4 @@
-// pouch: one binary, launched SPMD by mpirun/srun (later) or run directly.
+// pouch: one binary, launched SPMD by mpirun/srun or run directly (a world of one).
 #include <cstdio>
 #include <exception>
 #include <memory>

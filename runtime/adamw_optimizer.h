@@ -2,8 +2,8 @@
 // AdamW over a ParameterStore's flat buffers, with global-norm gradient
 // clipping and weight decay only on parameters flagged `decay` (>= 2 dims,
 // as nanoGPT/GPT-2). Moments m and v have the parameters' flat layout, so a
-// checkpoint (later) writes them beside their parameters with the same
-// sharding.
+// checkpoint (checkpoint/training_checkpoint.h) writes them beside their
+// parameters with the same sharding.
 #include <cstdint>
 
 #include "runtime/backend.h"

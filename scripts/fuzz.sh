@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the checkpoint loaders (fuzz/fuzz_checkpoint_load.cpp) under ASan and
+# Fuzzes the checkpoint loaders (tests/fuzz/fuzz_checkpoint_load.cpp) under ASan and
 # UBSan for SECONDS (default 60), from a seed corpus written by pouch itself.
 #   scripts/fuzz.sh [SECONDS]
 # Builds with clang in build-fuzz (BUILD_DIR overrides), separate from the
@@ -29,13 +29,13 @@ CC=clang CXX=clang++ cmake -S "$root" -B "$build_dir" -G Ninja -DPOUCH_FUZZ=ON -
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build_dir" -j "$jobs" --target fuzz_checkpoint_load fuzz_make_corpus
 
-fuzzer=$build_dir/fuzz/fuzz_checkpoint_load
+fuzzer=$build_dir/tests/fuzz/fuzz_checkpoint_load
 seeds=$build_dir/fuzz-seeds
 corpus=$build_dir/fuzz-corpus
 artifacts=$build_dir/fuzz-artifacts
 rm -rf "$seeds" "$artifacts"
 mkdir -p "$corpus" "$artifacts"
-"$build_dir/fuzz/fuzz_make_corpus" "$seeds"
+"$build_dir/tests/fuzz/fuzz_make_corpus" "$seeds"
 
 limits=(-rss_limit_mb=2048 -timeout=10)
 echo "fuzz: ${seconds}s on the checkpoint loaders (corpus $corpus)" >&2

@@ -6,7 +6,8 @@
 #   scripts/setup.sh build  just install and build
 # Environment: BUILD_DIR (default build), JOBS (default: all cores),
 # POUCH_CMAKE_ARGS (extra CMake arguments). clang and libclang-rt are for
-# scripts/fuzz.sh (the loader fuzzer CI runs after the tests).
+# scripts/fuzz.sh (the loader fuzzer CI runs before the tests), clang-format
+# for the house.format test (tests/house/check_format.sh).
 set -euo pipefail
 
 mode=${1:-build}
@@ -21,7 +22,7 @@ packages=(
   libhdf5-dev libhdf5-openmpi-dev libxxhash-dev hdf5-tools libgtest-dev libopenmpi-dev openmpi-bin
   libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev
   python3 python3-torch python3-h5py python3-numpy
-  clang libclang-rt-14-dev libomp-dev
+  clang libclang-rt-14-dev libomp-dev clang-format
 )
 "$root/scripts/install_packages.sh" "${packages[@]}"
 

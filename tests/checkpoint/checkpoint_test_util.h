@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 
+#include "tests/support/python_oracle.h"
 #include "tests/support/temp_dir.h"
 
 namespace pouch::testing {
@@ -31,12 +32,6 @@ inline std::string read_text(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-inline bool system_python_has_h5py() {
-  static const bool ok =
-      std::system(fmt::format("{} -c 'import h5py, numpy' >/dev/null 2>&1", kSystemPython).c_str()) == 0;
-  return ok;
-}
-
 // Writes `script` into `dir` and runs it with the given arguments; returns
 // the exit code and leaves the combined output in *output.
 inline int run_python(const TempDir& dir, const std::string& script, const std::string& args, std::string* output) {
@@ -50,8 +45,5 @@ inline int run_python(const TempDir& dir, const std::string& script, const std::
 
 }  // namespace pouch::testing
 
-#define POUCH_SKIP_WITHOUT_H5PY()                                                         \
-  do {                                                                                    \
-    if (!::pouch::testing::system_python_has_h5py())                                      \
-      GTEST_SKIP() << "/usr/bin/python3 cannot import h5py and numpy (apt python3-h5py)"; \
-  } while (0)
+#define POUCH_SKIP_WITHOUT_H5PY() \
+  POUCH_REQUIRE_PYTHON_MODULES(::pouch::testing::kSystemPython, "h5py, numpy", "python3-h5py python3-numpy")

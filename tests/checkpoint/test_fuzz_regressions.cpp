@@ -1,4 +1,4 @@
-// Inputs the loader fuzzer (fuzz/fuzz_checkpoint_load.cpp) broke, rebuilt as
+// Inputs the loader fuzzer (tests/fuzz/fuzz_checkpoint_load.cpp) broke, rebuilt as
 // small files with HDF5's API: each must now be a clear pouch::Error.
 #include <gtest/gtest.h>
 

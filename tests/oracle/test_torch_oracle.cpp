@@ -17,16 +17,12 @@
 #include "model/gpt.h"
 #include "runtime/adamw_optimizer.h"
 #include "runtime/rng.h"
+#include "tests/support/python_oracle.h"
 
 namespace pouch {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool torch_available() {
-  const std::string cmd = std::string(POUCH_TORCH_PYTHON) + " -c 'import torch, h5py' > /dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
-}
 
 std::vector<float> read_floats(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -57,8 +53,7 @@ void expect_close(const float* got, const std::vector<float>& want, std::int64_t
 class TorchOracle : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!torch_available())
-      GTEST_SKIP() << POUCH_TORCH_PYTHON << " cannot import torch and h5py (install python3-torch python3-h5py)";
+    POUCH_REQUIRE_PYTHON_MODULES(POUCH_TORCH_PYTHON, "torch, h5py", "python3-torch python3-h5py");
     char tmpl[] = "/tmp/pouch-oracle-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;

@@ -21,6 +21,7 @@
 
 #include "runtime/error.h"
 #include "runtime/precision.h"
+#include "tests/support/python_oracle.h"
 
 namespace pouch {
 namespace {
@@ -255,8 +256,7 @@ std::filesystem::path oracle_script() { return std::filesystem::path(__FILE__).p
 
 TEST(Precision, MatchesTorchBitForBit) {
   constexpr const char* kPython = "/usr/bin/python3";
-  if (std::system(fmt::format("{} -c 'import torch, numpy' >/dev/null 2>&1", kPython).c_str()) != 0)
-    GTEST_SKIP() << kPython << " cannot import torch and numpy (apt python3-torch python3-numpy)";
+  POUCH_REQUIRE_PYTHON_MODULES(kPython, "torch, numpy", "python3-torch python3-numpy");
   ASSERT_TRUE(std::filesystem::exists(oracle_script())) << oracle_script();
 
   const auto values = test_values(6000);

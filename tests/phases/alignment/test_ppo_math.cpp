@@ -16,6 +16,7 @@
 #include "phases/alignment/ppo_math.h"
 #include "runtime/error.h"
 #include "runtime/rng.h"
+#include "tests/support/python_oracle.h"
 
 namespace pouch {
 namespace {
@@ -262,11 +263,6 @@ TEST(GrpoLoss, K1PenaltyHasUnitDerivative) {
 
 // ---- against PyTorch ----------------------------------------------------------
 
-bool torch_available() {
-  const std::string cmd = std::string(POUCH_TORCH_PYTHON) + " -c 'import torch' > /dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
-}
-
 std::vector<float> random_floats(RngStream& rng, int n, float mean, float stddev) {
   std::vector<float> v(n);
   for (auto& x : v) x = mean + stddev * rng.normal();
@@ -291,7 +287,7 @@ void expect_close(double got, double want, const std::string& what) {
 class AgainstTorch : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!torch_available()) GTEST_SKIP() << POUCH_TORCH_PYTHON << " cannot import torch (install python3-torch)";
+    POUCH_REQUIRE_PYTHON_MODULES(POUCH_TORCH_PYTHON, "torch", "python3-torch");
     char tmpl[] = "/tmp/pouch-ppo-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
