@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A config error of a later phase fails the run at once: non-zero exit, a
 # message matching REGEX (the key and where it was set), within SECONDS of
-# wall time, and before any step (no phase banner, no step line, no run
-# directory written).
+# wall time, and before any step (no phase banner, no step line, nothing of
+# the run directory written but the other ranks' logs).
 #   early_config_error.sh SECONDS REGEX -- command args...   (SECONDS: whole seconds)
 set -uo pipefail
 limit=$1 regex=$2
@@ -22,5 +22,9 @@ fail() { echo "FAIL: $*"; exit 1; }
 grep -Eq -- "$regex" <<<"$out" || fail "output does not match /$regex/"
 (( elapsed_ms < limit * 1000 )) || fail "took ${elapsed_ms} ms, more than ${limit} s"
 ! grep -Eq -- "^== phase|^step +[0-9]" <<<"$out" || fail "a phase started"
-[[ ! -e runs ]] || fail "the run wrote runs/: $(find runs | head -5)"
+# Under mpirun the other ranks open their log (runs/<name>/logs/rankN.log)
+# before training starts; nothing else may exist: no config.ini, metrics or
+# checkpoint.
+written=$( [[ -e runs ]] && find runs -type f ! -path 'runs/*/logs/rank*.log')
+[[ -z $written ]] || fail "the run wrote: $(head -5 <<<"$written")"
 echo "PASS"
