@@ -1,10 +1,10 @@
 #pragma once
-// A phase of a run's schedule (phases/schedule/phase_config.h), made only
-// from a config phases/schedule/phase_validation.h has accepted: a phase
-// does not re-check user input, only its own invariants (POUCH_CHECK). The scheduler
-// (phases/schedule/schedule_runner.h) makes one phase at a time, hands it the model the
-// previous phase left, and calls run(); a phase resumed from a checkpoint
-// taken inside it first gets restore().
+// A phase of a run's schedule (phases/schedule/phase_config.h). The scheduler
+// (phases/schedule/schedule_runner.h) makes one phase at a time, hands it the
+// model the previous phase left, and calls run(); a phase resumed from a
+// checkpoint taken inside it first gets restore(). A phase is made only from
+// a config phases/schedule/phase_validation.h has accepted: it does not
+// re-check user input, only its own invariants (POUCH_CHECK).
 //
 // Steps are counted over the whole schedule: phase k's step s (0-based) is
 // global step offset_k + s, with offset_k the sum of the earlier phases'

@@ -212,6 +212,23 @@ TEST(PhaseValidation, EachRuleBrokenOnTheCommandLineFailsBeforeTheFirstStepNamin
   }
 }
 
+// Rules a file cannot break: '#' starts a comment there, and the kind/key
+// table keeps precision out of an alignment section.
+TEST(PhaseValidation, RulesOnlyTheCommandLineOrCodeCanBreak) {
+  TempDir dir;
+  const Outcome out = run_train(dir, {}, {"--phase.2.reward_lexicon=kill#hate"});
+  EXPECT_NE(out.message.find("phase.2.reward_lexicon = 'kill#hate' (set on the command line as "
+                             "--phase.2.reward_lexicon): a value must not contain '#'"),
+            std::string::npos)
+      << out.message;
+  EXPECT_FALSE(out.wrote_run_dir);
+  LoadedConfig c = parse_run_config_with_origins({{"schedule.ini", kSchedule}}, {});
+  c.config.phases[1].precision = "bf16";
+  const std::string e = error_of([&] { validate_schedule(c.config, {}, {1, 1, 3}); });
+  EXPECT_NE(e.find("phase.2.precision = bf16 (as configured): alignment phases train in fp32 only"), std::string::npos)
+      << e;
+}
+
 // A rule the config alone decides holds for every phase, also one --phases
 // leaves for later: that run would read the same config.
 TEST(PhaseValidation, PhasesNotRunNowAreCheckedToo) {
