@@ -1,18 +1,18 @@
 // pouch train: configure, then run the training loop (phases/schedule/schedule_runner.h).
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
 
-#include <fmt/format.h>
-
 #include "launcher/command_line.h"
 #include "launcher/commands.h"
 #include "launcher/config_parser.h"
+#include "launcher/stop_signals.h"
 #include "parallel/parallel_context.h"
 #include "parallel/uniform_error.h"
 #include "parallel/watchdog.h"
 #include "phases/schedule/schedule_runner.h"
-#include "launcher/stop_signals.h"
 #include "runtime/log.h"
 #include "runtime/stop_request.h"
 
@@ -78,15 +78,18 @@ int run_train_command(const std::vector<std::string>& args) {
   const auto files = vm.count("config") ? vm["config"].as<std::vector<std::string>>() : std::vector<std::string>{};
   // Every rank reads the same files and arguments, so a config error is the
   // same everywhere: each rank reports it and exits, none has to be killed.
-  const RunConfig cfg = [&] {
+  // What depends on the world (the data-parallel degree) is checked by
+  // train() before its first step, alike on every rank too.
+  const LoadedConfig loaded = [&] {
     try {
-      return load_run_config(files, split.overrides);
+      return load_run_config_with_origins(files, split.overrides);
     } catch (const UniformError&) {
       throw;
     } catch (const Error& e) {
       throw UniformError(e.what());
     }
   }();
+  const RunConfig& cfg = loaded.config;
   const std::string ini = run_config_to_ini(cfg);
   if (vm.count("print-config")) {
     std::cout << ini;
@@ -96,8 +99,8 @@ int run_train_command(const std::vector<std::string>& args) {
   TrainStart start;
   if (vm.count("resume")) start.resume = vm["resume"].as<std::string>();
   if (vm.count("phases")) {
-    const auto range = parse_phase_range(vm["phases"].as<std::string>(),
-                                         static_cast<std::int64_t>(schedule_of(cfg).size()));
+    const auto range =
+        parse_phase_range(vm["phases"].as<std::string>(), static_cast<std::int64_t>(schedule_of(cfg).size()));
     start.first_phase = range.first;
     start.last_phase = range.second;
   }
@@ -124,7 +127,7 @@ int run_train_command(const std::vector<std::string>& args) {
   auto backend = make_backend(Device::CPU);
   TrainReport report;
   try {
-    report = train(cfg, ini, *backend, ranks, start);
+    report = train(cfg, ini, *backend, ranks, start, loaded.origins);
   } catch (const UniformError&) {
     throw;
   } catch (const std::exception& e) {
@@ -162,7 +165,8 @@ int run_train_command(const std::vector<std::string>& args) {
       // The first evaluation may lack a level a later phase added (continual: the new one).
       const auto before = std::find_if(first.levels.begin(), first.levels.end(),
                                        [&](const LevelAccuracy& f) { return f.level == l.level; });
-      const std::string was = before == first.levels.end() ? "    -  " : fmt::format("{:5.1f}%", 100.0 * before->accuracy());
+      const std::string was =
+          before == first.levels.end() ? "    -  " : fmt::format("{:5.1f}%", 100.0 * before->accuracy());
       std::printf("  level %d: %s -> %5.1f%%  (%lld/%lld right, %lld well-formed)\n", l.level, was.c_str(),
                   100.0 * l.accuracy(), static_cast<long long>(l.correct), static_cast<long long>(l.total),
                   static_cast<long long>(l.well_formed));

@@ -17,11 +17,20 @@
 // type, a key given twice in one layer, or an invalid value (non-positive
 // size, d_model not divisible by heads, ...) is a pouch::Error naming the key,
 // where it was set (file:line or the command line) and the fix. All of it is
-// checked before any work starts.
+// checked here, before any work starts, except the rules that depend on the
+// world a run starts on (the data-parallel degree) or on the phases it runs
+// (--phases with data.path): train() checks those with the same origins
+// before its first step (phases/schedule/phase_validation.h).
+//
+// One job per file: ini_layer (INI text, file:line), override_layer (the
+// command line), config_assign (one key of one layer), run_config_keys (the
+// key table), key_suggestions, run_config_validation (the non-phase keys),
+// config_writer (INI out), config_help (--help).
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "phases/schedule/config_origins.h"
 #include "phases/schedule/run_config.h"
 
 namespace pouch {
@@ -40,6 +49,17 @@ ConfigText default_config_text();
 
 // Struct defaults < texts (in order) < overrides; validates the result.
 RunConfig parse_run_config(const std::vector<ConfigText>& texts, const std::vector<std::string>& overrides);
+
+// A config and where each of its keys was set, for messages of the checks
+// that run later (train()'s).
+struct LoadedConfig {
+  RunConfig config;
+  ConfigOrigins origins;
+};
+LoadedConfig parse_run_config_with_origins(const std::vector<ConfigText>& texts,
+                                           const std::vector<std::string>& overrides);
+LoadedConfig load_run_config_with_origins(const std::vector<std::string>& config_paths,
+                                          const std::vector<std::string>& overrides);
 
 // The CLI's form: the --config paths (none = the built-in r1-tiny config),
 // then the overrides.

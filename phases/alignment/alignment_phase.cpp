@@ -135,33 +135,11 @@ AlignmentPhase::AlignmentPhase(const PhaseContext& ctx)
       kl_in_loss_(false),
       reward_(make_reward(ctx.phase)) {
   const std::string prefix = fmt::format("phase.{}.", ctx.phase.index);
-  if (ctx.data.task_tokenizer == nullptr)
-    fail("{}: alignment needs the built-in reasoning task (its prompts and rewards): leave [data] path empty",
-         ctx.phase.name());
-  if (ctx.phase.precision != "fp32")
-    fail("{}.precision = {}: alignment phases train in fp32 only; remove the key", prefix, ctx.phase.precision);
-  const int dp = ctx.ranks.dp_size();
-  if (a_.prompts_per_step % dp != 0)
-    fail_uniform("{}prompts_per_step = {} is not divisible by the data-parallel degree {}: each data-parallel rank "
-                 "takes an equal share of the prompts; choose a multiple of {}",
-                 prefix, a_.prompts_per_step, dp, dp);
-  const std::int64_t rows = a_.prompts_per_step / dp * a_.samples_per_prompt;
-  if (rows % a_.minibatches != 0)
-    fail_uniform("{}minibatches = {} does not divide the {} rollouts of a data-parallel rank (prompts_per_step / dp "
-                 "* samples_per_prompt); choose a divisor of {}",
-                 prefix, a_.minibatches, rows, rows);
-  if (grpo_ && a_.samples_per_prompt < 2)
-    fail("{}samples_per_prompt = {}: grpo compares the samples of a group; use at least 2", prefix,
-         a_.samples_per_prompt);
   if (!a_.kl_estimator.empty()) estimator_ = parse_kl_estimator(a_.kl_estimator, prefix + "kl_estimator");
   else estimator_ = grpo_ ? KlEstimator::K3 : KlEstimator::K1;
   // GRPO's KL is always a loss term; PPO's is a reward penalty with k1 and a
   // loss term with k3 (k3 as a per-token reward would bias the return).
   kl_in_loss_ = grpo_ || estimator_ == KlEstimator::K3;
-  if (a_.value_head != "shared" && a_.value_head != "separate")
-    fail("{}value_head = {}: must be shared or separate", prefix, a_.value_head);
-  if (a_.kl_ceiling_action != "stop" && a_.kl_ceiling_action != "rollback")
-    fail("{}kl_ceiling_action = {}: must be stop or rollback", prefix, a_.kl_ceiling_action);
 
   // The reference is the policy at the phase start (restore() overwrites it
   // with the checkpoint's on a resume inside the phase).

@@ -32,10 +32,8 @@ ContinualBatches::ContinualBatches(const ContinualDataConfig& cfg, const TaskCor
   POUCH_CHECK(cfg.batch_size > 0 && cfg.grad_accum > 0 && cfg.seq_len > 0, "continual batches: bad shape");
   const std::int64_t replay = std::llround(static_cast<double>(cfg.batch_size) * cfg.replay_ratio);
   new_rows_ = cfg.batch_size - replay;
-  if (new_rows_ < 1)
-    fail("continual phase: replay_ratio = {} leaves none of the {} rows of a batch (train.batch_size) for the new "
-         "task; lower replay_ratio or raise train.batch_size",
-         cfg.replay_ratio, cfg.batch_size);
+  // phases/schedule/phase_validation.cpp refuses a replay_ratio that leaves no new rows.
+  POUCH_CHECK(new_rows_ >= 1, "replay_ratio {} leaves no new rows of {}", cfg.replay_ratio, cfg.batch_size);
 
   TaskCorpus fresh = build_training_corpus_in_levels(cfg.new_samples, static_cast<int>(cfg.new_level),
                                                      static_cast<int>(cfg.new_level), 0.0,

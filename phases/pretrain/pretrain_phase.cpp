@@ -60,10 +60,6 @@ class PretrainPhase final : public Phase {
         sampler_(make_sampler(ctx)) {
     const auto& cfg = ctx.cfg;
     const int dp = ctx.ranks.dp_size();
-    if (cfg.train.batch_size % dp != 0)
-      fail_uniform("train.batch_size = {} is not divisible by the data-parallel degree {}: each of the {} "
-                   "data-parallel ranks takes an equal share of the global batch; choose a multiple of {}",
-                   cfg.train.batch_size, dp, dp, dp);
     if (dp > 1) {
       reducer_ = std::make_unique<GradientBucketReducer>(
           ctx.model.parameters(), *ctx.ranks.dp,

@@ -54,29 +54,6 @@ std::unique_ptr<Phase> make_phase(const PhaseContext& ctx) {
   return nullptr;
 }
 
-void check_phase_data(const PhaseConfig& p, const RunConfig& cfg) {
-  if (cfg.data.path.empty()) return;
-  const std::string where = fmt::format("data.path = '{}'", cfg.data.path);
-  if (p.kind != PhaseKind::Pretrain)
-    fail_uniform("{} needs the built-in reasoning task (its prompts, answers and levels), but {}: leave data.path "
-                 "empty, or run only the pretrain phases with --phases",
-                 p.name(), where);
-  const auto& q = p.pretrain;
-  const std::string prefix = fmt::format("phase.{}.", p.index);
-  if (q.curriculum != "none")
-    fail_uniform("{}curriculum = {}: a curriculum draws by the built-in task's levels, but {} (token shards carry "
-                 "no levels): set --{}curriculum=none",
-                 prefix, q.curriculum, where, prefix);
-  if (q.quality_sampling)
-    fail_uniform("{}quality_sampling = true: it draws by the built-in task's quality scores, but {} (token shards "
-                 "carry none): set --{}quality_sampling=false",
-                 prefix, where, prefix);
-  if (!q.source_weights.empty())
-    fail_uniform("{}source_weights = '{}': the rules weigh the built-in task's sources, but {} (token shards carry "
-                 "none): set --{}source_weights=",
-                 prefix, q.source_weights, where, prefix);
-}
-
 std::int64_t checkpoint_phase_index(const CheckpointState& state) {
   const auto it = state.extra_attrs.find("phase_index");
   if (it == state.extra_attrs.end()) return 1;

@@ -1,8 +1,10 @@
 #pragma once
 // A phase of a run's schedule (phases/schedule/phase_config.h). The scheduler
-// (phases/schedule/schedule_runner.h) makes one phase at a time, hands it the model the
-// previous phase left, and calls run(); a phase resumed from a checkpoint
-// taken inside it first gets restore().
+// (phases/schedule/schedule_runner.h) makes one phase at a time, hands it the
+// model the previous phase left, and calls run(); a phase resumed from a
+// checkpoint taken inside it first gets restore(). A phase is made only from
+// a config phases/schedule/phase_validation.h has accepted: it does not
+// re-check user input, only its own invariants (POUCH_CHECK).
 //
 // Steps are counted over the whole schedule: phase k's step s (0-based) is
 // global step offset_k + s, with offset_k the sum of the earlier phases'
@@ -77,14 +79,6 @@ class Phase {
 };
 
 std::unique_ptr<Phase> make_phase(const PhaseContext& ctx);
-
-// Throws a UniformError (every rank the same) when `phase` needs what the
-// run's data does not have: ppo, grpo and continual phases and the
-// pretrain samplers (curriculum, quality, source weights) need the built-in
-// task's prompts, levels and per-sample scores. The scheduler checks the
-// phases it will run before any work, so `--phases=1` with token shards is
-// fine while later phases would not be.
-void check_phase_data(const PhaseConfig& phase, const RunConfig& cfg);
 
 // The phase index a checkpoint was written in (/meta phase_index; 1 for
 // checkpoints written before phases existed).

@@ -2,7 +2,7 @@
 // One phase of a run's schedule: an INI section [phase.N] (N = 1, 2, ...,
 // consecutive), run in order by the scheduler (phases/schedule/schedule_runner.h). Every
 // phase has a kind and a number of optimizer steps; the other keys belong to
-// one kind (the key table in launcher/phase_keys.cpp says which) and setting
+// one kind (the key table in phases/schedule/phase_keys.cpp says which) and setting
 // a key of another kind is an error.
 //
 //   [phase.1] kind = pretrain   curriculum, source weights, quality sampling

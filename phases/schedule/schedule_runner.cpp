@@ -17,6 +17,7 @@
 #include "phases/schedule/checkpoint_choice.h"
 #include "phases/common/model_file.h"
 #include "phases/schedule/phase.h"
+#include "phases/schedule/phase_validation.h"
 #include "phases/common/run_services.h"
 #include "phases/schedule/run_state.h"
 #include "phases/common/training_data.h"
@@ -143,8 +144,18 @@ std::string resolve_checkpoint_dir(const RunConfig& cfg) {
 }
 
 TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& be, const TrainRanks& ranks,
-                  const TrainStart& start) {
+                  const TrainStart& start, const ConfigOrigins& origins) {
   const auto t_start = Clock::now();
+  const std::vector<PhaseConfig> schedule = schedule_of(cfg);
+  const std::int64_t num_phases = static_cast<std::int64_t>(schedule.size());
+  const std::int64_t first_phase = start.first_phase > 0 ? start.first_phase : 1;
+  const std::int64_t last_phase = start.last_phase > 0 ? start.last_phase : num_phases;
+  POUCH_CHECK(first_phase <= last_phase && last_phase <= num_phases, "phase range {}..{} of {}", first_phase,
+              last_phase, num_phases);
+  // Every rule of every phase, with this world's layout, before anything is
+  // written or computed: a bad phase 3 fails now, not after phases 1 and 2.
+  validate_schedule(cfg, origins, {ranks.dp_size(), first_phase, last_phase});
+
   TrainReport report;
   report.run_dir = resolve_run_dir(cfg);
   std::error_code ec;
@@ -155,19 +166,13 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
                                                 : cfg.log.metrics;
   report.weights_path = (fs::path(report.run_dir) / "model.h5").string();
 
-  const std::vector<PhaseConfig> schedule = schedule_of(cfg);
   std::vector<std::int64_t> offset(schedule.size() + 1, 0);  // offset[k-1]: global steps before phase k
   for (std::size_t i = 0; i < schedule.size(); ++i) offset[i + 1] = offset[i] + schedule[i].steps;
-  const std::int64_t num_phases = static_cast<std::int64_t>(schedule.size());
-  const std::int64_t first_phase = start.first_phase > 0 ? start.first_phase : 1;
-  const std::int64_t last_phase = start.last_phase > 0 ? start.last_phase : num_phases;
-  POUCH_CHECK(first_phase <= last_phase && last_phase <= num_phases, "phase range {}..{} of {}", first_phase,
-              last_phase, num_phases);
   const std::int64_t end_step = offset[static_cast<std::size_t>(last_phase)];
-  for (std::int64_t k = first_phase; k <= last_phase; ++k) check_phase_data(schedule[static_cast<std::size_t>(k - 1)], cfg);
 
   set_compute_threads(static_cast<int>(cfg.train.threads));
   TrainingData data = open_training_data(cfg.data, cfg.model.seq_len, cfg.train.seed);
+  // Token shards' tokenizer is known only once read (the built-in task's was checked above).
   if (data.tokenizer && data.tokenizer->vocab_size() > cfg.model.vocab_size)
     fail("[model] vocab_size = {} is smaller than the tokenizer's vocabulary ({}) of {}; set model.vocab_size={}",
          cfg.model.vocab_size, data.tokenizer->vocab_size(), data.train->source().name(), data.tokenizer->vocab_size());

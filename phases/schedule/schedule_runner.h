@@ -14,6 +14,7 @@
 
 #include "parallel/communicator.h"
 #include "phases/common/evaluation.h"
+#include "phases/schedule/config_origins.h"
 #include "phases/schedule/run_config.h"
 #include "phases/common/task_eval.h"
 #include "phases/schedule/train_ranks.h"
@@ -69,13 +70,17 @@ std::vector<PhaseConfig> schedule_of(const RunConfig& cfg);
 
 // Runs the training described by `cfg` on this rank (every rank calls it);
 // `config_ini` is its INI text, saved in the run directory and the weights
-// file. Rank 0 prints progress and writes metrics and weights.
+// file. Rank 0 prints progress and writes metrics and weights. First, before
+// any file or step, every rule of the schedule is checked with this world's
+// layout (phases/schedule/phase_validation.h; a UniformError, alike on every
+// rank); `origins` says where each key was set, for those messages.
 //
 // Data parallelism: train.batch_size is the global micro-batch; data-parallel
 // rank d reads rows [d*B/dp, (d+1)*B/dp) of it, so the global batch and the
 // order of samples do not depend on dp.
 TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& backend,
-                  const TrainRanks& ranks = {}, const TrainStart& start = {});
+                  const TrainRanks& ranks = {}, const TrainStart& start = {},
+                  const ConfigOrigins& origins = ConfigOrigins{});
 
 // The checkpoint directory a config resolves to: checkpoint.dir, else <run_dir>/checkpoints.
 std::string resolve_checkpoint_dir(const RunConfig& cfg);

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "launcher/config_parser.h"
-#include "phases/schedule/phase.h"
+#include "phases/schedule/phase_validation.h"
 #include "phases/schedule/schedule_runner.h"
 #include "runtime/error.h"
 #include "tests/support/error_of.h"
@@ -67,8 +67,7 @@ TEST(PhaseConfig, WithoutSectionsTheRunIsOnePretrainPhase) {
 }
 
 TEST(PhaseConfig, OverridesSetPhaseKeys) {
-  const RunConfig c = parse(kSchedule, {"--phase.2.steps=5", "--phase.1.curriculum", "linear",
-                                        "--phase.3.recompute"});
+  const RunConfig c = parse(kSchedule, {"--phase.2.steps=5", "--phase.1.curriculum", "linear", "--phase.3.recompute"});
   EXPECT_EQ(c.phases[1].steps, 5);
   EXPECT_EQ(c.phases[0].pretrain.curriculum, "linear");
   EXPECT_TRUE(c.phases[2].continual.recompute);
@@ -117,8 +116,8 @@ TEST(PhaseConfigErrors, ValueRangesNameTheKey) {
   EXPECT_TRUE(contains(error(kSchedule, {"--phase.3.isolation=lora"}), "EWC regularises the shared weights"));
   const RunConfig own_data = parse(kSchedule, {"--data.path=x.bin"});  // checked when a phase is about to run
   EXPECT_TRUE(contains(error_of([&] { check_phase_data(own_data.phases[0], own_data); }), "--phase.1.curriculum=none"));
-  EXPECT_TRUE(contains(error_of([&] { check_phase_data(own_data.phases[1], own_data); }),
-                       "needs the built-in reasoning task"));
+  EXPECT_TRUE(
+      contains(error_of([&] { check_phase_data(own_data.phases[1], own_data); }), "needs the built-in reasoning task"));
   EXPECT_TRUE(contains(error(kSchedule, {"--phase.1.curriculum_boundaries=5,x"}), "phase.1.curriculum_boundaries"));
   EXPECT_TRUE(contains(error(kSchedule, {"--phase.1.source_weights=simple/2"}), "phase.1.source_weights"));
   EXPECT_TRUE(contains(error(kSchedule, {"--phase.2.reward_weights=accuracy=x"}), "phase.2.reward_weights"));

@@ -1,4 +1,4 @@
-#include "launcher/phase_keys.h"
+#include "phases/schedule/phase_keys.h"
 
 namespace pouch {
 

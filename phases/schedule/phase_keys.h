@@ -5,10 +5,13 @@
 #include <string_view>
 #include <vector>
 
-#include "launcher/config_field.h"
+#include "phases/schedule/config_field.h"
 #include "phases/schedule/phase_config.h"
 
 namespace pouch {
+
+inline constexpr std::string_view kPhaseSectionHelp =
+    "phase sections are [phase.1], [phase.2], ... (consecutive, run in order)";
 
 // Bit per PhaseKind.
 enum PhaseKindMask : unsigned {
