@@ -120,6 +120,7 @@ void GenerationBatcher::step_all() {
     for (const auto& a : active_)
       if (a->model.get() == model) group.push_back(&a->sequence);
     try {
+      ++forwards_;
       model->step(group);
     } catch (const Error& e) {
       for (auto& a : active_) {

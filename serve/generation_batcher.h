@@ -13,6 +13,7 @@
 // Threads: the batcher's own thread is the only one that runs a model (and
 // the one that calls `done`). submit() and in_line() are safe from any
 // thread.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -56,6 +57,8 @@ class GenerationBatcher {
   bool submit(GenerateRequest request, Done done);
   // Requests decoding or waiting now.
   std::int64_t in_line() const;
+  // Batched forwards run so far (one per model version per step).
+  std::int64_t forwards() const { return forwards_; }
   // Finishes every request already submitted, then ends the thread.
   void stop();
 
@@ -75,6 +78,7 @@ class GenerationBatcher {
   std::deque<std::pair<GenerateRequest, Done>> waiting_;
   std::int64_t active_count_ = 0;  // guarded by mutex_, mirrors active_.size()
   bool stopping_ = false;
+  std::atomic<std::int64_t> forwards_{0};
   std::vector<std::unique_ptr<Active>> active_;  // batcher thread only
   std::thread thread_;
 };

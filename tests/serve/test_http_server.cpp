@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "model/generator.h"
@@ -140,6 +141,27 @@ TEST_F(HttpServerTest, ErrorPaths) {
 
   // The server still answers after all of that.
   EXPECT_EQ(post("/generate", R"({"prompt": "Q", "max_tokens": 2})").first, 200);
+}
+
+// --watch on a run with model.h5 and no published version serves model.h5
+// as version 0, until the run publishes version 1.
+TEST(ModelWatcherFallback, ServesModelH5UntilAVersionIsPublished) {
+  TempDir tmp;
+  const std::string run = tmp.file("run"), serve = serving_dir(run);
+  // A weights file with its tokenizer, moved to where pouch train leaves it.
+  const ServingVersion written = publish_tiny(tmp.file("scratch"), 1, 5);
+  std::filesystem::create_directories(run);
+  std::filesystem::rename(written.path, run + "/model.h5");
+  ModelSlot slot;
+  ModelWatcher watcher(serve, slot, 20ms, run + "/model.h5");
+  ASSERT_TRUE(watcher.poll_once());
+  ASSERT_TRUE(slot.current());
+  EXPECT_EQ(slot.current()->version(), 0);
+  EXPECT_EQ(slot.current()->path(), run + "/model.h5");
+  EXPECT_FALSE(watcher.poll_once());  // loaded once, not every poll
+  publish_tiny(serve, 1, 6);
+  EXPECT_TRUE(watcher.poll_once());
+  EXPECT_EQ(slot.current()->version(), 1);
 }
 
 TEST_F(HttpServerTest, DamagedVersionKeepsTheOldModel) {
