@@ -10,8 +10,8 @@
 // two versions; each step then runs one forward per version (requests of
 // one version together), so no request ever mixes weights.
 //
-// Threads: the batcher's own thread is the only one that runs a model (and
-// the one that calls `done`). submit() and in_line() are safe from any
+// Threads: the batcher's own thread is the only one that runs a model (with
+// one BLAS thread), and the one that calls `done`. submit() and in_line() are safe from any
 // thread.
 #include <atomic>
 #include <condition_variable>

@@ -19,8 +19,8 @@ using testing::tiny_serving_model;
 // What `model` generates for `request` alone: one sequence stepped to its end.
 std::string alone(const ServingModel& model, const GenerateRequest& request) {
   const EncodedPrompt prompt = encode_generate_prompt(request, model);
-  GenerationSequence seq = model.start(prompt.ids, model.generate_options(request.sampling, prompt.max_tokens),
-                                       request.seed.value());
+  GenerationSequence seq =
+      model.start(prompt.ids, model.generate_options(request.sampling, prompt.max_tokens), request.seed.value());
   GenerationSequence* batch[] = {&seq};
   while (!seq.done()) model.step(batch);
   return model.tokenizer().decode(seq.generated());

@@ -26,6 +26,12 @@ class ServeClientsTest : public ::testing::Test {
     options.watching = false;
     server_ = std::make_unique<RunningServer>(slot_, std::move(options));
   }
+  // A server whose model has `cfg` with one change, and a client to it.
+  LoopbackClient start_with(GPTConfig cfg, std::uint64_t seed) {
+    slot_.install(tiny_serving_model(0, seed, cfg));
+    start(ServeOptions{});
+    return LoopbackClient(port(), 10s);
+  }
   int port() const { return server_->port(); }
   std::pair<int, json> call(LoopbackClient& client, const char* method, const char* path, const std::string& body) {
     const auto reply = client.request(method, path, body);
@@ -49,8 +55,8 @@ TEST_F(ServeClientsTest, HalfSentRequestsDoNotBlockOthers) {
   std::vector<std::unique_ptr<LoopbackClient>> stalled;
   for (int i = 0; i < 300; ++i) {
     stalled.push_back(std::make_unique<LoopbackClient>(port(), 5s));
-    ASSERT_TRUE(stalled.back()->send_raw(i % 2 ? "POST /generate HTTP/1.1\r\nContent-Length: 40\r\n\r\n{\"pro"
-                                               : "GET /hea"))
+    ASSERT_TRUE(
+        stalled.back()->send_raw(i % 2 ? "POST /generate HTTP/1.1\r\nContent-Length: 40\r\n\r\n{\"pro" : "GET /hea"))
         << stalled.back()->error();
   }
   LoopbackClient client(port(), 1s);
@@ -139,9 +145,7 @@ TEST_F(ServeClientsTest, HealthOverKeepAliveIsFast) {
 TEST_F(ServeClientsTest, MaxTokensIsOptional) {
   GPTConfig cfg = testing::tiny_serving_config();
   cfg.seq_len = 128;
-  slot_.install(tiny_serving_model(0, 3, cfg));
-  start(ServeOptions{});
-  LoopbackClient client(port(), 10s);
+  LoopbackClient client = start_with(cfg, 3);
   // Sampling at a high temperature rarely hits the end-of-text token.
   auto [status, reply] = call(client, "POST", "/generate", R"({"prompt": "Q", "temperature": 5, "seed": 1})");
   ASSERT_EQ(status, 200) << reply.dump();
@@ -162,9 +166,7 @@ TEST_F(ServeClientsTest, MaxTokensIsOptional) {
 TEST_F(ServeClientsTest, LargerModelVocabularyNeverAnswers5xx) {
   GPTConfig cfg = testing::tiny_serving_config();
   cfg.vocab_size = 64;
-  slot_.install(tiny_serving_model(0, 5, cfg));
-  start(ServeOptions{});
-  LoopbackClient client(port(), 10s);
+  LoopbackClient client = start_with(cfg, 5);
   for (int seed = 0; seed < 24; ++seed) {
     const std::string body =
         seed % 3 == 0 ? R"({"prompt": "Q: 1+2=", "max_tokens": 24})"
