@@ -8,12 +8,13 @@
 #include "bench/checkpoint_bench.h"
 #include "bench/collective_bench.h"
 #include "bench/dp_bench.h"
-#include "parallel/parallel_context.h"
+#include "bench/serve_bench.h"
 #include "bench/train_step_bench.h"
 #include "launcher/command_line.h"
 #include "launcher/commands.h"
 #include "parallel/launcher_env.h"
 #include "parallel/mpi_runtime.h"
+#include "parallel/parallel_context.h"
 #include "parallel/watchdog.h"
 #include "runtime/cpu/sgemm_peak.h"
 #include "runtime/threads.h"
@@ -29,6 +30,7 @@ constexpr const char* kBenchUsage = R"(usage: pouch bench train [options]
        mpirun -np 2 pouch bench allreduce [--steps N]
        mpirun -np 2 pouch bench dp [--threads 1] [model and batch options]
        pouch bench ckpt [--dir DIR] [--repeats N] [model options]
+       pouch bench serve [--requests N] [--max-tokens N] [model options]
 
 train: times a training step (forward, backward, AdamW) of pouch's GPT and
 of the PyTorch eager peer (bench/torch_gpt_peer.py, same model, batch and
@@ -55,16 +57,41 @@ without verification, from the page cache and cold). The model defaults to
 layers 8, d_model 384, heads 6, seq 256, vocab 8192 (about 210 MB of
 weights + AdamW state); --dir (default ./pouch-ckpt-bench) must be on the disk
 to measure.
+serve: pouch serve on loopback, driven by its own keep-alive clients: tokens/s
+and p50/p99 latency of POST /generate at 1, 4, 16 and 64 concurrent clients,
+then the same while a new model version is swapped in every 250 ms, then GET
+/health requests/s at 16 connections. The model defaults to r1-tiny's shape
+(layers 4, d_model 128, heads 4, seq 128, vocab 31).
 
 Options)";
 
 double sgemm_peak() { return std::max(cpu::measure_sgemm_gflops(1024, 0.5), cpu::measure_sgemm_gflops(512, 0.3)); }
 
+// The model options of a benchmark with its own defaults: an option given
+// on the command line wins over the default. Throws for a shape GPT cannot take.
+GPTConfig model_shape(const po::variables_map& vm, std::int64_t layers, std::int64_t d_model, std::int64_t heads,
+                      std::int64_t seq, std::int64_t vocab) {
+  auto size = [&](const char* key, std::int64_t fallback) {
+    return vm[key].defaulted() ? fallback : vm[key].as<std::int64_t>();
+  };
+  GPTConfig model;
+  model.layers = size("layers", layers);
+  model.d_model = size("d-model", d_model);
+  model.heads = size("heads", heads);
+  model.seq_len = size("seq", seq);
+  model.vocab_size = size("vocab", vocab);
+  if (model.layers <= 0 || model.d_model <= 0 || model.heads <= 0 || model.seq_len <= 0 || model.vocab_size <= 0)
+    fail("every model size (--layers, --d-model, --heads, --seq, --vocab) must be positive");
+  if (model.d_model % model.heads != 0) fail("--d-model must be divisible by --heads");
+  return model;
+}
+
 }  // namespace
 
 int run_bench_command(const std::vector<std::string>& args) {
   po::options_description opts(kBenchUsage);
-  opts.add_options()("help,h", "print this help")("what", po::value<std::string>(), "train | sgemm | allreduce | dp | ckpt")(
+  opts.add_options()("help,h", "print this help")("what", po::value<std::string>(),
+                                                  "train | sgemm | allreduce | dp | ckpt | serve")(
       "layers", po::value<std::int64_t>()->default_value(4), "transformer blocks")(
       "d-model", po::value<std::int64_t>()->default_value(256), "model width")(
       "heads", po::value<std::int64_t>()->default_value(4), "attention heads")(
@@ -73,13 +100,15 @@ int run_bench_command(const std::vector<std::string>& args) {
       "vocab", po::value<std::int64_t>()->default_value(2048), "vocabulary size")(
       "steps", po::value<std::int64_t>()->default_value(10), "timed steps (median reported)")(
       "threads", po::value<int>()->default_value(0), "compute threads; 0 = all cores")(
-      "profile", "also print pouch's time per backend op")(
-      "no-peer", "skip the PyTorch peer")(
+      "profile", "also print pouch's time per backend op")("no-peer", "skip the PyTorch peer")(
       "python", po::value<std::string>()->default_value("/usr/bin/python3"), "Python with torch for the peer")(
       "peer-script", po::value<std::string>()->default_value(default_peer_script()), "the peer script")(
       "bucket-mb", po::value<double>()->default_value(4.0), "dp: gradient bucket size in MiB")(
-      "dir", po::value<std::string>()->default_value("pouch-ckpt-bench"), "ckpt: scratch directory on the disk to measure")(
-      "repeats", po::value<int>()->default_value(5), "ckpt: interleaved repetitions (medians reported)");
+      "dir", po::value<std::string>()->default_value("pouch-ckpt-bench"),
+      "ckpt: scratch directory on the disk to measure")("repeats", po::value<int>()->default_value(5),
+                                                        "ckpt: interleaved repetitions (medians reported)")(
+      "requests", po::value<int>()->default_value(256), "serve: POST /generate requests per concurrency level")(
+      "max-tokens", po::value<std::int64_t>()->default_value(32), "serve: max_tokens of each request");
   po::positional_options_description pos;
   pos.add("what", 1);
   const po::variables_map vm = parse_options(args, opts, &pos);
@@ -124,25 +153,24 @@ int run_bench_command(const std::vector<std::string>& args) {
   if (what == "ckpt") {
     // Checkpoint write/resume throughput vs raw write+fsync, one process.
     // Its own model defaults: >= 100 MB of state, the issue's floor.
-    auto size = [&](const char* key, std::int64_t fallback) {
-      return vm[key].defaulted() ? fallback : vm[key].as<std::int64_t>();
-    };
     CkptBenchConfig cfg;
-    cfg.model.layers = size("layers", 8);
-    cfg.model.d_model = size("d-model", 384);
-    cfg.model.heads = size("heads", 6);
-    cfg.model.seq_len = size("seq", 256);
-    cfg.model.vocab_size = size("vocab", 8192);
+    cfg.model = model_shape(vm, 8, 384, 6, 256, 8192);
     cfg.dir = vm["dir"].as<std::string>();
     cfg.repeats = vm["repeats"].as<int>();
-    if (cfg.model.layers <= 0 || cfg.model.d_model <= 0 || cfg.model.heads <= 0 || cfg.model.seq_len <= 0 ||
-        cfg.model.vocab_size <= 0 || cfg.repeats <= 0)
-      fail("every size and --repeats must be positive");
-    if (cfg.model.d_model % cfg.model.heads != 0) fail("--d-model must be divisible by --heads");
+    if (cfg.repeats <= 0) fail("--repeats must be positive");
     run_checkpoint_bench(cfg);
     return 0;
   }
-  if (what != "train") fail("unknown benchmark '{}': use train, sgemm, allreduce, dp or ckpt", what);
+  if (what == "serve") {
+    // r1-tiny's shape unless the options say otherwise.
+    ServeBenchConfig cfg;
+    cfg.model = model_shape(vm, 4, 128, 4, 128, 31);
+    cfg.requests = vm["requests"].as<int>();
+    cfg.max_tokens = vm["max-tokens"].as<std::int64_t>();
+    run_serve_bench(cfg);
+    return 0;
+  }
+  if (what != "train") fail("unknown benchmark '{}': use train, sgemm, allreduce, dp, ckpt or serve", what);
 
   TrainBenchConfig cfg;
   cfg.model.layers = vm["layers"].as<std::int64_t>();
@@ -166,8 +194,8 @@ int run_bench_command(const std::vector<std::string>& args) {
   const double peak = sgemm_peak();
   std::printf("sgemm peak:  %.1f GFLOP/s\n", peak);
   const TrainBenchResult r = run_pouch_train_bench(cfg);
-  std::printf("pouch:       %8.0f tokens/s  %8.1f ms/step  model %.1f GFLOP/s = %.0f%% of sgemm peak\n",
-              r.tokens_per_s, r.ms_per_step, r.model_gflops, 100.0 * r.model_gflops / peak);
+  std::printf("pouch:       %8.0f tokens/s  %8.1f ms/step  model %.1f GFLOP/s = %.0f%% of sgemm peak\n", r.tokens_per_s,
+              r.ms_per_step, r.model_gflops, 100.0 * r.model_gflops / peak);
 
   if (!vm.count("no-peer")) {
     PeerResult best;

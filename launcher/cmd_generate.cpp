@@ -35,8 +35,8 @@ int run_generate_command(const std::vector<std::string>& args) {
       "temperature,t", po::value<float>()->default_value(0.0f), "0 = greedy; > 0 samples softmax(logits / t)")(
       "top-k", po::value<std::int64_t>()->default_value(0), "sample among the k most likely tokens; 0 = all")(
       "top-p", po::value<float>()->default_value(1.0f), "nucleus sampling threshold in (0, 1]; 1 = off")(
-      "seed", po::value<std::uint64_t>()->default_value(0), "sampling seed")(
-      "no-stop", "do not stop at the end-of-text token");
+      "seed", po::value<std::uint64_t>()->default_value(0), "sampling seed")("no-stop",
+                                                                             "do not stop at the end-of-text token");
   const po::variables_map vm = parse_options(args, opts);
   if (vm.count("help")) {
     std::cout << opts;
@@ -59,6 +59,8 @@ int run_generate_command(const std::vector<std::string>& args) {
   LoadedModel loaded = load_model_file(path, *backend);
   if (!loaded.tokenizer) fail("{} carries no tokenizer (/model@tokenizer); it cannot turn a prompt into tokens", path);
   if (!vm.count("no-stop")) opt.stop_token = loaded.tokenizer->eot_id();
+  // The model's vocabulary may be larger than the tokenizer's: sample only ids it can print.
+  opt.decodable_vocab = loaded.tokenizer->vocab_size();
   const std::string prompt = vm["prompt"].as<std::string>();
   Generator generator(*loaded.model);
   RngStream rng(vm["seed"].as<std::uint64_t>(), stream_id("generate"));

@@ -77,20 +77,26 @@ void Block::backward(Backend& be, const Tensor& dres, const Tensor& x, const Blo
   ln1_.backward(be, dres, s.d_ln, x, a.ln1_mean, a.ln1_rstd);
 }
 
-void Block::decode(Backend& be, const Tensor& x, std::int64_t pos, const LayerKV& kv, const DecodeScratch& s) const {
-  const std::int64_t B = x.dim(0), C = dims_.C_local, Tmax = kv.k.dim(1);
-  POUCH_CHECK(pos < Tmax, "decode position {} beyond the cache length {}", pos, Tmax);
+void Block::decode(Backend& be, const Tensor& x, std::span<const std::int64_t> positions, std::span<const LayerKV> kv,
+                   const DecodeScratch& s) const {
+  const std::int64_t B = x.dim(0), C = dims_.C_local;
+  POUCH_CHECK(static_cast<std::int64_t>(positions.size()) == B && static_cast<std::int64_t>(kv.size()) == B,
+              "decode batch {} with {} positions and {} caches", B, positions.size(), kv.size());
   ln1_.forward(be, s.ln, Tensor(), Tensor(), x);
   attn_.qkv().forward(be, s.qkv, s.ln);
-  // Split the fused projection: q to its own buffer, k and v into the cache
-  // at `pos`. Host copies: the CUDA backend will need a device copy here.
+  // Split the fused projection: q to its own buffer, k and v into each row's
+  // cache at its position. Host copies: the CUDA backend will need a device
+  // copy here.
   for (std::int64_t b = 0; b < B; ++b) {
+    const std::int64_t pos = positions[b], Tmax = kv[b].k.dim(1);
+    POUCH_CHECK(pos >= 0 && pos < Tmax, "decode position {} beyond the cache length {}", pos, Tmax);
     const float* row = s.qkv.f32() + b * 3 * C;
     std::memcpy(s.q.f32() + b * C, row, sizeof(float) * static_cast<std::size_t>(C));
-    std::memcpy(kv.k.f32() + (b * Tmax + pos) * C, row + C, sizeof(float) * static_cast<std::size_t>(C));
-    std::memcpy(kv.v.f32() + (b * Tmax + pos) * C, row + 2 * C, sizeof(float) * static_cast<std::size_t>(C));
+    std::memcpy(kv[b].k.f32() + pos * C, row + C, sizeof(float) * static_cast<std::size_t>(C));
+    std::memcpy(kv[b].v.f32() + pos * C, row + 2 * C, sizeof(float) * static_cast<std::size_t>(C));
+    be.attention_decode(s.att.view(b * C, {1, C}), s.q.view(b * C, {1, C}), kv[b].k, kv[b].v, pos + 1,
+                        attn_.local_heads());
   }
-  be.attention_decode(s.att, s.q, kv.k, kv.v, pos + 1, attn_.local_heads());
   attn_.proj().forward(be, s.branch, s.att);
   be.add(x, x, s.branch);
   ln2_.forward(be, s.ln, Tensor(), Tensor(), x);

@@ -1,4 +1,5 @@
 #pragma once
+#include <span>
 #include <string>
 
 #include "model/attention.h"
@@ -65,7 +66,12 @@ class Block {
                 const BlockGradScratch& scratch) const;
   // x [B, C] in/out: the block applied to the token at position `pos` of each
   // sequence, appending its key and value to the cache.
-  void decode(Backend& be, const Tensor& x, std::int64_t pos, const LayerKV& kv, const DecodeScratch& s) const;
+  // One token of each of B sequences: x [B, C] (updated in place). Row b is
+  // at position positions[b] of its own cache kv[b] (k, v [1, Tmax, C_r]):
+  // its k and v are written there and it attends to [0, positions[b]].
+  // Sequences of different lengths share every projection GEMM.
+  void decode(Backend& be, const Tensor& x, std::span<const std::int64_t> positions, std::span<const LayerKV> kv,
+              const DecodeScratch& s) const;
 
   const BlockDims& dims() const { return dims_; }
   CausalSelfAttention& attn() { return attn_; }

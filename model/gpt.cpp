@@ -1,10 +1,10 @@
 #include "model/gpt.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "runtime/rng.h"
 
@@ -49,8 +49,8 @@ double store_grad_norm(Backend& be, const TensorParallelGroup& tp, const Paramet
 GPT::GPT(const GPTConfig& cfg, Backend& backend, TensorParallelGroup tp) : cfg_(cfg), be_(backend), tp_(tp) {
   const std::int64_t ranks = tp_.size();
   POUCH_CHECK(cfg.d_model % cfg.heads == 0, "d_model {} not divisible by heads {}", cfg.d_model, cfg.heads);
-  POUCH_CHECK(cfg.heads % ranks == 0 && (4 * cfg.d_model) % ranks == 0, "heads {} / 4*d_model {} vs tp {}",
-              cfg.heads, 4 * cfg.d_model, ranks);
+  POUCH_CHECK(cfg.heads % ranks == 0 && (4 * cfg.d_model) % ranks == 0, "heads {} / 4*d_model {} vs tp {}", cfg.heads,
+              4 * cfg.d_model, ranks);
   wte_ = std::make_unique<VocabParallelEmbedding>(params_, "wte", cfg.vocab_size, cfg.d_model, tp_);
   wpe_ = params_.add("wpe", {cfg.seq_len, cfg.d_model});
   for (std::int64_t i = 0; i < cfg.layers; ++i) {
@@ -90,7 +90,8 @@ void GPT::load_named(const std::vector<std::pair<std::string, Tensor>>& named, c
     const Tensor* found = nullptr;
     for (const auto& [name, t] : named)
       if (name == p.name) found = &t;
-    if (found == nullptr) fail("{}: parameter '{}' is missing; the file does not hold a complete model", source, p.name);
+    if (found == nullptr)
+      fail("{}: parameter '{}' is missing; the file does not hold a complete model", source, p.name);
     if (found->shape() != p.full_shape)
       fail("{}: parameter '{}' has shape {} but the config needs {}; set [model] to match the file", source, p.name,
            shape_str(found->shape()), shape_str(p.full_shape));
@@ -203,8 +204,7 @@ double GPT::forward_weighted(const Tensor& tokens, const Tensor& targets, const 
   run_head();
   const std::int64_t N = B_ * T_;
   const Tensor logits2d = logits_.reshape({N, local_vocab()}), targets1d = targets.reshape({N});
-  wte_->cross_entropy_weighted(be_, losses_, logits2d, logits2d, targets1d, weights.reshape({N}), row_max_,
-                               ce_stats_);
+  wte_->cross_entropy_weighted(be_, losses_, logits2d, logits2d, targets1d, weights.reshape({N}), row_max_, ce_stats_);
   backward_ready_ = head_grad_ = true;
   return sum_losses(targets1d);
 }
@@ -300,21 +300,53 @@ KVCache GPT::make_cache(std::int64_t batch, std::int64_t capacity) const {
 }
 
 void GPT::decode_step(const Tensor& tokens, std::int64_t pos, KVCache& cache, const Tensor& logits) {
-  const std::int64_t B = tokens.dim(0), C = cfg_.d_model, V = cfg_.vocab_size, Vl = local_vocab();
+  const std::int64_t B = tokens.dim(0);
   POUCH_CHECK(B == cache.batch, "decode batch {} vs cache batch {}", B, cache.batch);
+  if (pos >= cache.capacity) fail("generation reached the context limit of {} tokens", cache.capacity);
+  // Row b of a batch-B cache is the contiguous [1, Tmax, C_r] slice b.
+  std::vector<LayerKV> kv;
+  kv.reserve(blocks_.size() * static_cast<std::size_t>(B));
+  for (const LayerKV& layer : cache.layers) {
+    const std::int64_t Tmax = layer.k.dim(1), width = layer.k.dim(2);
+    for (std::int64_t b = 0; b < B; ++b)
+      kv.push_back(
+          {layer.k.view(b * Tmax * width, {1, Tmax, width}), layer.v.view(b * Tmax * width, {1, Tmax, width})});
+  }
+  const std::vector<std::int64_t> positions(static_cast<std::size_t>(B), pos);
+  decode_rows(tokens, positions, kv, logits);
+}
+
+void GPT::decode_batch(const Tensor& tokens, std::span<const std::int64_t> positions, std::span<KVCache* const> caches,
+                       const Tensor& logits) {
+  const std::int64_t B = tokens.dim(0);
+  POUCH_CHECK(static_cast<std::int64_t>(caches.size()) == B, "decode batch {} with {} caches", B, caches.size());
+  std::vector<LayerKV> kv(blocks_.size() * static_cast<std::size_t>(B));
+  for (std::int64_t b = 0; b < B; ++b) {
+    const KVCache& cache = *caches[b];
+    POUCH_CHECK(cache.batch == 1, "decode_batch takes one cache per sequence (batch 1), not batch {}", cache.batch);
+    if (positions[b] >= cache.capacity) fail("generation reached the context limit of {} tokens", cache.capacity);
+    for (std::size_t l = 0; l < blocks_.size(); ++l) kv[l * B + b] = cache.layers[l];
+  }
+  decode_rows(tokens, positions, kv, logits);
+}
+
+void GPT::decode_rows(const Tensor& tokens, std::span<const std::int64_t> positions, std::span<const LayerKV> kv,
+                      const Tensor& logits) {
+  const std::int64_t B = tokens.dim(0), C = cfg_.d_model, V = cfg_.vocab_size, Vl = local_vocab();
+  POUCH_CHECK(static_cast<std::int64_t>(positions.size()) == B, "decode batch {} with {} positions", B,
+              positions.size());
   POUCH_CHECK(logits.numel() == B * V, "decode logits {} for batch {} and vocabulary {}", shape_str(logits.shape()), B,
               V);
-  if (pos >= cache.capacity) fail("generation reached the context limit of {} tokens", cache.capacity);
   decode_scratch_.ensure(be_, B, blocks_.empty() ? BlockDims{C, C, cfg_.heads} : blocks_[0]->dims());
   ensure_shape(be_, decode_x_, {B, C});
   ensure_shape(be_, decode_lnf_, {B, C});
   ensure_shape(be_, decode_pos_, {B}, DType::I32);
-  for (std::int64_t b = 0; b < B; ++b) decode_pos_.i32()[b] = static_cast<std::int32_t>(pos);
+  for (std::int64_t b = 0; b < B; ++b) decode_pos_.i32()[b] = static_cast<std::int32_t>(positions[b]);
   wte_->embed(be_, decode_x_, tokens);
   be_.embedding_forward(decode_x_, decode_pos_, wpe_->value, 0, true);
   store_activation(decode_x_);
   for (std::size_t l = 0; l < blocks_.size(); ++l) {
-    blocks_[l]->decode(be_, decode_x_, pos, cache.layers[l], decode_scratch_);
+    blocks_[l]->decode(be_, decode_x_, positions, kv.subspan(l * B, B), decode_scratch_);
     store_activation(decode_x_);
   }
   lnf_->forward(be_, decode_lnf_, Tensor(), Tensor(), decode_x_);
@@ -354,9 +386,9 @@ void GPT::enable_lora(const LoraConfig& cfg) {
     const std::string prefix = fmt::format("blocks.{}", i);
     auto add = [&](LoraTarget target, const std::string& name, Kind kind, std::int64_t in, std::int64_t out,
                    int sections) {
-      lora_slots_.push_back({std::make_unique<LoraAdapter>(*lora_params_, prefix + name, kind, in, out, r, cfg.alpha,
-                                                           tp_, sections),
-                             i, target});
+      lora_slots_.push_back(
+          {std::make_unique<LoraAdapter>(*lora_params_, prefix + name, kind, in, out, r, cfg.alpha, tp_, sections), i,
+           target});
     };
     if (want[0]) add(LoraTarget::Qkv, ".attn.qkv", Kind::Column, C, 3 * C, 3);
     if (want[1]) add(LoraTarget::AttnProj, ".attn.proj", Kind::Row, C, C, 1);
@@ -374,10 +406,18 @@ void GPT::attach_lora(bool on) {
     LoraAdapter* a = on ? slot.adapter.get() : nullptr;
     Block& block = *blocks_[slot.block];
     switch (slot.target) {
-      case LoraTarget::Qkv: block.attn().qkv().set_lora(a); break;
-      case LoraTarget::AttnProj: block.attn().proj().set_lora(a); break;
-      case LoraTarget::Fc: block.mlp().fc().set_lora(a); break;
-      case LoraTarget::MlpProj: block.mlp().proj().set_lora(a); break;
+      case LoraTarget::Qkv:
+        block.attn().qkv().set_lora(a);
+        break;
+      case LoraTarget::AttnProj:
+        block.attn().proj().set_lora(a);
+        break;
+      case LoraTarget::Fc:
+        block.mlp().fc().set_lora(a);
+        break;
+      case LoraTarget::MlpProj:
+        block.mlp().proj().set_lora(a);
+        break;
     }
   }
   lora_active_ = on && !lora_slots_.empty();

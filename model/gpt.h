@@ -24,6 +24,7 @@
 //    merged weights for serving.
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -185,6 +186,13 @@ class GPT {
   KVCache make_cache(std::int64_t batch, std::int64_t capacity) const;
   // tokens [B] at position `pos` of each sequence -> full logits [B, V].
   void decode_step(const Tensor& tokens, std::int64_t pos, KVCache& cache, const Tensor& logits);
+  // Continuous batching: B sequences of different lengths, each with its own
+  // cache (batch 1), one token each: tokens [B], row b at positions[b] of
+  // *caches[b] -> full logits [B, V]. Row b's logits are those decode_step
+  // gives for that sequence alone (the same math; every GEMM runs over the B
+  // rows at once).
+  void decode_batch(const Tensor& tokens, std::span<const std::int64_t> positions, std::span<KVCache* const> caches,
+                    const Tensor& logits);
 
   // Model FLOPs of one training step (fwd+bwd) per token at context T, for
   // the whole model (all ranks): 6 * (matmul parameters) + 6 * L * T * C for
@@ -205,6 +213,9 @@ class GPT {
   double loss_and_dlogits(const Tensor& targets, float dloss);
   double sum_losses(const Tensor& targets);
   void attach_lora(bool on);
+  // The decode step over rows: kv[l * B + b] is layer l's cache of row b.
+  void decode_rows(const Tensor& tokens, std::span<const std::int64_t> positions, std::span<const LayerKV> kv,
+                   const Tensor& logits);
   void store_activation(const Tensor& t) const {
     if (act_precision_ != Precision::FP32) round_to_precision(act_precision_, t.f32(), t.numel());
   }
@@ -222,7 +233,7 @@ class GPT {
   TensorParallelGroup tp_;
   ParameterStore params_;
   std::unique_ptr<VocabParallelEmbedding> wte_;  // token embedding and tied LM head
-  Parameter* wpe_;  // [T, C]
+  Parameter* wpe_;                               // [T, C]
   std::vector<std::unique_ptr<Block>> blocks_;
   std::vector<std::pair<std::size_t, std::size_t>> block_params_;  // [first, last) index per block
   std::unique_ptr<LayerNorm> lnf_;
@@ -231,17 +242,17 @@ class GPT {
   bool recompute_ = false;
   Precision act_precision_ = Precision::FP32;
   std::int64_t B_ = 0, T_ = 0;
-  Tensor tokens_, positions_;          // [B*T] int32 copies of the last batch
-  std::vector<Tensor> residual_;       // L+1 tensors [B, T, C]: block inputs and final output
+  Tensor tokens_, positions_;     // [B*T] int32 copies of the last batch
+  std::vector<Tensor> residual_;  // L+1 tensors [B, T, C]: block inputs and final output
   std::vector<BlockActivations> block_acts_;
   BlockActivations shared_acts_;
   BlockGradScratch grad_scratch_;
   Tensor lnf_out_, lnf_mean_, lnf_rstd_;  // [B, T, C], [N], [N]
-  Tensor logits_;                          // [B, T, Vl]; dlogits in place after forward(…, dloss > 0)
-  Tensor losses_, row_max_, ce_stats_;     // [N], [N], [2, N]
-  Tensor d_lnf_, d_res_;                   // [B, T, C]
-  Tensor entropy_;                         // [N] when track_entropy_
-  Tensor hidden_grad_;                     // [B, T, C] from add_final_hidden_grad
+  Tensor logits_;                         // [B, T, Vl]; dlogits in place after forward(…, dloss > 0)
+  Tensor losses_, row_max_, ce_stats_;    // [N], [N], [2, N]
+  Tensor d_lnf_, d_res_;                  // [B, T, C]
+  Tensor entropy_;                        // [N] when track_entropy_
+  Tensor hidden_grad_;                    // [B, T, C] from add_final_hidden_grad
   bool track_entropy_ = false;
   bool trunk_valid_ = false;          // a forward's activations await their backward
   bool head_grad_ = false;            // backward runs the LM head (dlogits are in logits_)

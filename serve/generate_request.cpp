@@ -44,14 +44,15 @@ GenerateRequest parse_generate_request(std::string_view body, std::size_t max_bo
   req.prompt = prompt.get<std::string>();
   if (req.prompt.empty()) bad("\"prompt\" is empty; generation continues a non-empty prompt");
 
-  if (!doc.contains("max_tokens")) bad("the field \"max_tokens\" (an integer >= 1) is required");
-  const json& max_tokens = doc["max_tokens"];
-  if (!max_tokens.is_number_integer())
-    bad(fmt::format("\"max_tokens\" must be an integer, not {}", type_name(max_tokens)));
-  if (max_tokens.is_number_unsigned() ? max_tokens.get<std::uint64_t>() > INT64_MAX : false)
-    bad("\"max_tokens\" is too large");
-  req.max_tokens = max_tokens.get<std::int64_t>();
-  if (req.max_tokens < 1) bad(fmt::format("\"max_tokens\" must be >= 1, not {}", req.max_tokens));
+  if (doc.contains("max_tokens")) {
+    const json& max_tokens = doc["max_tokens"];
+    if (!max_tokens.is_number_integer())
+      bad(fmt::format("\"max_tokens\" must be an integer, not {}", type_name(max_tokens)));
+    if (max_tokens.is_number_unsigned() ? max_tokens.get<std::uint64_t>() > INT64_MAX : false)
+      bad("\"max_tokens\" is too large");
+    req.max_tokens = max_tokens.get<std::int64_t>();
+    if (*req.max_tokens < 1) bad(fmt::format("\"max_tokens\" must be >= 1, not {}", *req.max_tokens));
+  }
 
   if (doc.contains("temperature")) {
     const json& t = doc["temperature"];
@@ -84,11 +85,11 @@ GenerateRequest parse_generate_request(std::string_view body, std::size_t max_bo
   return req;
 }
 
-std::vector<std::int32_t> encode_generate_prompt(const GenerateRequest& request, const ServingModel& model) {
+EncodedPrompt encode_generate_prompt(const GenerateRequest& request, const ServingModel& model) {
   const std::int64_t context = model.config().seq_len;
-  if (request.max_tokens > context)
-    bad(fmt::format("\"max_tokens\" is {}, more than the model's context of {} tokens (version {})", request.max_tokens,
-                    context, model.version()));
+  if (request.max_tokens && *request.max_tokens > context)
+    bad(fmt::format("\"max_tokens\" is {}, more than the model's context of {} tokens (version {})",
+                    *request.max_tokens, context, model.version()));
   std::vector<std::int32_t> ids;
   try {
     ids = model.tokenizer().encode(request.prompt);
@@ -102,7 +103,8 @@ std::vector<std::int32_t> encode_generate_prompt(const GenerateRequest& request,
         fmt::format("the prompt is {} tokens long, but the model's context is {}: it must leave room for at least "
                     "one new token",
                     ids.size(), context));
-  return ids;
+  const std::int64_t room = context - static_cast<std::int64_t>(ids.size());
+  return EncodedPrompt{std::move(ids), request.max_tokens ? *request.max_tokens : std::min(kDefaultMaxTokens, room)};
 }
 
 }  // namespace pouch

@@ -6,7 +6,8 @@
 // tokenizer), since a newer version may have another context or tokenizer.
 //
 //   {"prompt": "Q: 3+4=",   string, non-empty (required)
-//    "max_tokens": 16,      integer in [1, context] (required)
+//    "max_tokens": 16,      integer in [1, context] (default: kDefaultMaxTokens,
+//                           cut to the room the prompt leaves in the context)
 //    "temperature": 0.8,    number >= 0; 0 = greedy (default 0)
 //    "top_k": 0,            integer >= 0; 0 = all (default 0)
 //    "top_p": 0.9,          number in (0, 1] (default 1)
@@ -37,9 +38,13 @@ class RequestError : public Error {
   int status_;
 };
 
+// As OpenAI-style completion APIs, a request without max_tokens gets a
+// small bounded default rather than "until the context is full".
+constexpr std::int64_t kDefaultMaxTokens = 64;
+
 struct GenerateRequest {
   std::string prompt;
-  std::int64_t max_tokens = 0;
+  std::optional<std::int64_t> max_tokens;  // nullopt: the default
   SamplingOptions sampling;
   std::optional<std::uint64_t> seed;
 };
@@ -48,9 +53,15 @@ struct GenerateRequest {
 // anything else wrong (the message names the field and the allowed values).
 GenerateRequest parse_generate_request(std::string_view body, std::size_t max_body_bytes);
 
-// The prompt's token ids for `model`. Throws RequestError 400 when max_tokens
-// exceeds the model's context, when the prompt holds characters its tokenizer
-// does not know, or when the prompt leaves no room to generate.
-std::vector<std::int32_t> encode_generate_prompt(const GenerateRequest& request, const ServingModel& model);
+struct EncodedPrompt {
+  std::vector<std::int32_t> ids;
+  std::int64_t max_tokens = 0;  // the request's, or the default for this prompt and model
+};
+
+// The prompt's token ids for `model` and the tokens to generate. Throws
+// RequestError 400 when max_tokens exceeds the model's context, when the
+// prompt holds characters its tokenizer does not know, or when the prompt
+// leaves no room to generate.
+EncodedPrompt encode_generate_prompt(const GenerateRequest& request, const ServingModel& model);
 
 }  // namespace pouch

@@ -1,6 +1,6 @@
 #pragma once
-// The HTTP front of `pouch serve` (cpp-httplib underneath, kept out of this
-// header so its configuration macros stay in http_server.cpp):
+// The HTTP front of `pouch serve`: an epoll event loop on one thread
+// (HTTP/1.1 with keep-alive; serve/http_request.h parses the heads):
 //
 //   POST /generate  {"prompt", "max_tokens", ...} (serve/generate_request.h)
 //                   -> 200 {"text": completion, "version": N, "tokens": n}
@@ -8,13 +8,22 @@
 //                           "model": path|null, "watching": dir, "queue": n}
 //
 // Errors are {"error": "..."}: 400 bad request, 404 unknown route, 405 wrong
-// method, 413 body over max_body_bytes, 503 no model yet or the line of
-// waiting requests full, 500 a failure inside generation.
+// method, 408 a request not received whole within io_timeout, 413 body over
+// max_body_bytes, 431 head over 16 KiB, 501 chunked body, 503 no model yet,
+// the generation line full or max_connections connections open.
 //
-// Each request takes one snapshot of the ModelSlot when its turn at the
-// generator comes (GenerationQueue: one generation at a time, first come
-// first served) and uses it for validation, generation and the "version" of
-// its answer. Every request is logged: method, route, status, version, ms.
+// Threads: the loop thread (run()) accepts, reads, parses, answers /health
+// itself and writes every response; no socket call ever blocks it, so slow
+// or idle clients cost a connection slot each, never another client's turn.
+// POST /generate is handed to the GenerationBatcher (its own thread runs the
+// model, serve/generation_batcher.h), which posts the outcome back to the
+// loop. Every request is logged: method, route, status, version, ms.
+//
+// Bounds: at most max_connections connections (one more is answered 503
+// and closed); a request must arrive whole within io_timeout_ms of its
+// first byte (else 408 and close); a response must be taken by the client
+// within io_timeout_ms; a keep-alive connection idle for idle_timeout_ms
+// between requests is closed.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -27,15 +36,19 @@ namespace pouch {
 struct ServeOptions {
   std::string host = "127.0.0.1";  // loopback: not reachable from other machines
   int port = 8080;                 // 0: any free port (bind() returns it)
-  std::int64_t max_queue = 64;     // requests waiting behind the one generating
+  std::int64_t max_queue = 256;    // requests waiting to join the batch
+  std::int64_t max_batch = 64;     // requests decoded together
   std::size_t max_body_bytes = 65536;
-  int threads = 0;       // connection threads; 0: max_queue + 4
+  std::int64_t max_connections = 1024;
+  std::int64_t io_timeout_ms = 10000;
+  std::int64_t idle_timeout_ms = 30000;
   std::string source;    // what feeds the slot, for /health and the 503 message
   bool watching = true;  // source is a watched directory (else a fixed file)
 };
 
 class HttpServer {
  public:
+  // Throws pouch::Error naming the option for a value out of range.
   HttpServer(ModelSlot& slot, ServeOptions options);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
@@ -47,10 +60,9 @@ class HttpServer {
   // Serves until stop(); call after bind(), on a thread of its own or the
   // caller's.
   void run();
-  // Stops run() (from any thread): no new connections; requests in progress
-  // finish.
+  // Ends run() (from any thread): no new connections; generations in
+  // progress finish and are answered first.
   void stop();
-  bool running() const;
 
  private:
   struct Impl;

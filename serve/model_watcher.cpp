@@ -8,8 +8,12 @@
 
 namespace pouch {
 
-ModelWatcher::ModelWatcher(std::string serve_dir, ModelSlot& slot, std::chrono::milliseconds poll_interval)
-    : serve_dir_(std::move(serve_dir)), slot_(slot), poll_interval_(poll_interval) {}
+ModelWatcher::ModelWatcher(std::string serve_dir, ModelSlot& slot, std::chrono::milliseconds poll_interval,
+                           std::string fallback_file)
+    : serve_dir_(std::move(serve_dir)),
+      slot_(slot),
+      poll_interval_(poll_interval),
+      fallback_file_(std::move(fallback_file)) {}
 
 ModelWatcher::~ModelWatcher() { stop(); }
 
@@ -23,7 +27,7 @@ bool ModelWatcher::poll_once() {
     last_latest_error_ = e.what();
     return false;
   }
-  if (!latest) return false;
+  if (!latest) return load_fallback();
   const auto current = slot_.current();
   if (current && latest->version <= current->version()) return false;
   if (failed_version_ == latest->version) return false;
@@ -44,6 +48,23 @@ bool ModelWatcher::poll_once() {
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   slot_.install(next);
   log_info("serve: now serving version {} ({}, loaded in {:.0f} ms)", next->version(), next->path(), ms);
+  return true;
+}
+
+bool ModelWatcher::load_fallback() {
+  if (fallback_file_.empty() || slot_.current()) return false;
+  std::error_code ec;
+  const auto mtime = std::filesystem::last_write_time(fallback_file_, ec);
+  if (ec || failed_fallback_time_ == mtime) return false;
+  try {
+    slot_.install(ServingModel::load(fallback_file_, 0));
+  } catch (const std::exception& e) {
+    failed_fallback_time_ = mtime;
+    log_warn("serve: cannot load {} ({}); waiting for it to change or for a version to be published to {}",
+             fallback_file_, e.what(), serve_dir_);
+    return false;
+  }
+  log_info("serve: no version published to {} yet: serving {} as version 0", serve_dir_, fallback_file_);
   return true;
 }
 

@@ -6,33 +6,50 @@
 namespace pouch {
 
 std::shared_ptr<const ServingModel> ServingModel::load(const std::string& path, std::int64_t version) {
-  std::shared_ptr<ServingModel> out(new ServingModel());
-  out->version_ = version;
-  out->path_ = path;
-  out->backend_ = make_backend(Device::CPU);
-  LoadedModel loaded = load_model_file(path, *out->backend_);
+  auto backend = make_backend(Device::CPU);
+  LoadedModel loaded = load_model_file(path, *backend);
   if (!loaded.tokenizer)
     fail(
         "{} carries no tokenizer (/model@tokenizer); the server cannot turn prompts into tokens: publish it with "
         "publish_serving_version or write it with pouch train",
         path);
-  if (loaded.tokenizer->vocab_size() > loaded.model->config().vocab_size)
-    fail("{}: the tokenizer has {} tokens but the model's vocab_size is {}", path, loaded.tokenizer->vocab_size(),
-         loaded.model->config().vocab_size);
-  out->model_ = std::move(loaded.model);
-  out->tokenizer_ = std::move(loaded.tokenizer);
+  return adopt(std::move(backend), std::move(loaded.model), std::move(loaded.tokenizer), version, path);
+}
+
+std::shared_ptr<const ServingModel> ServingModel::adopt(std::unique_ptr<Backend> backend, std::unique_ptr<GPT> model,
+                                                        std::unique_ptr<Tokenizer> tokenizer, std::int64_t version,
+                                                        std::string path) {
+  if (tokenizer->vocab_size() > model->config().vocab_size)
+    fail("{}: the tokenizer has {} tokens but the model's vocab_size is {}", path, tokenizer->vocab_size(),
+         model->config().vocab_size);
+  std::shared_ptr<ServingModel> out(new ServingModel());
+  out->version_ = version;
+  out->path_ = std::move(path);
+  out->backend_ = std::move(backend);
+  out->model_ = std::move(model);
+  out->tokenizer_ = std::move(tokenizer);
   out->generator_ = std::make_unique<Generator>(*out->model_);
   return out;
 }
 
-Completion ServingModel::generate(const std::vector<std::int32_t>& prompt, const GenerateOptions& options,
-                                  std::uint64_t seed) const {
+GenerateOptions ServingModel::generate_options(const SamplingOptions& sampling, std::int64_t max_tokens) const {
+  GenerateOptions opt;
+  opt.sampling = sampling;
+  opt.max_tokens = max_tokens;
+  opt.stop_token = tokenizer_->eot_id();
+  opt.decodable_vocab = tokenizer_->vocab_size();
+  return opt;
+}
+
+GenerationSequence ServingModel::start(const std::vector<std::int32_t>& prompt, const GenerateOptions& options,
+                                       std::uint64_t seed) const {
   std::lock_guard lock(generate_mutex_);
-  RngStream rng(seed, stream_id("serve"));
-  Completion out;
-  out.ids = generator_->generate(prompt, options, rng);
-  out.text = tokenizer_->decode(out.ids);
-  return out;
+  return generator_->start(prompt, options, RngStream(seed, stream_id("serve")));
+}
+
+void ServingModel::step(std::span<GenerationSequence* const> batch) const {
+  std::lock_guard lock(generate_mutex_);
+  generator_->step(batch);
 }
 
 }  // namespace pouch

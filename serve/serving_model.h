@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -17,29 +18,34 @@
 
 namespace pouch {
 
-struct Completion {
-  std::vector<std::int32_t> ids;  // generated tokens, without the prompt
-  std::string text;               // their decoding
-};
-
 class ServingModel {
  public:
   // Loads `path` completely (every tensor, the tokenizer) on the CPU backend.
   // Throws pouch::Error naming the file when it is unreadable, damaged or
   // carries no tokenizer. `version` is what the responses report.
   static std::shared_ptr<const ServingModel> load(const std::string& path, std::int64_t version);
+  // A model already in memory (benchmarks and tests swap these in without a
+  // file); `backend` must be the one `model` was built on.
+  static std::shared_ptr<const ServingModel> adopt(std::unique_ptr<Backend> backend, std::unique_ptr<GPT> model,
+                                                   std::unique_ptr<Tokenizer> tokenizer, std::int64_t version,
+                                                   std::string path);
 
   std::int64_t version() const { return version_; }
   const std::string& path() const { return path_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const GPTConfig& config() const { return model_->config(); }
 
-  // Generates from `prompt` (token ids) with a KV cache, stopping at the
-  // tokenizer's end-of-text token. The weights never change; the decode
-  // scratch and KV cache do, so calls on one instance are serialized by an
-  // internal mutex (logically const).
-  Completion generate(const std::vector<std::int32_t>& prompt, const GenerateOptions& options,
-                      std::uint64_t seed) const;
+  // Generation options for this model: the sampler limited to the ids its
+  // tokenizer decodes, stopping at its end-of-text token.
+  GenerateOptions generate_options(const SamplingOptions& sampling, std::int64_t max_tokens) const;
+
+  // start() and step() run the model (Generator, model/generator.h). The
+  // weights never change; the decode scratch does, so they are logically
+  // const and serialized by an internal mutex. In `pouch serve` only the
+  // GenerationBatcher's thread calls them.
+  GenerationSequence start(const std::vector<std::int32_t>& prompt, const GenerateOptions& options,
+                           std::uint64_t seed) const;
+  void step(std::span<GenerationSequence* const> batch) const;
 
  private:
   ServingModel() = default;

@@ -67,9 +67,11 @@ for _ in range(200):  # the server may still be starting
         time.sleep(0.05)
 else:
     sys.exit("FAIL: the server never answered /health")
-assert status == 200 and health["status"] == "waiting", health
-status, body = call("POST", "/generate", {"prompt": "Q: 3+4=", "max_tokens": 8})
-assert status == 503 and "run/serve" in body["error"], (status, body)
+# Nothing published yet: the run's model.h5 answers, as version 0.
+assert status == 200 and health["status"] == "ok" and health["version"] == 0, health
+assert health["model"].endswith("model.h5"), health
+status, body = call("POST", "/generate", {"prompt": "Q: 3+4="})  # max_tokens is optional
+assert status == 200 and body["version"] == 0, (status, body)
 
 # Publish version 1 by hand, as publish_serving_version does: the file under
 # a .tmp name, renamed into place, then LATEST the same way.

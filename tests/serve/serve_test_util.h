@@ -12,6 +12,7 @@
 #include "runtime/backend.h"
 #include "serve/http_server.h"
 #include "serve/model_watcher.h"
+#include "serve/serving_model.h"
 #include "tests/checkpoint/checkpoint_test_util.h"
 
 namespace pouch::testing {
@@ -36,6 +37,18 @@ inline ServingVersion publish_tiny(const std::string& dir, std::int64_t version,
   model.init_weights(seed);
   return publish_serving_version(dir, version, model.named_values(), cfg, CharTokenizer::reasoning().serialize(), "",
                                  keep);
+}
+
+// GPT::init_weights(seed) of `cfg` with the reasoning alphabet's tokenizer,
+// in memory (no file), as `version`.
+inline std::shared_ptr<const ServingModel> tiny_serving_model(std::int64_t version, std::uint64_t seed,
+                                                              const GPTConfig& cfg = tiny_serving_config()) {
+  auto backend = make_backend(Device::CPU);
+  auto model = std::make_unique<GPT>(cfg, *backend);
+  model->init_weights(seed);
+  return ServingModel::adopt(std::move(backend), std::move(model),
+                             std::make_unique<CharTokenizer>(CharTokenizer::reasoning()), version,
+                             "memory:seed-" + std::to_string(seed));
 }
 
 // An HttpServer on 127.0.0.1:<free port>, serving on a thread of its own.

@@ -72,7 +72,6 @@ TEST(GenerateRequest, Oversize) {
 
 TEST(GenerateRequest, MissingAndWrongTypedFields) {
   expect_400(R"({"max_tokens": 4})", "\"prompt\"");
-  expect_400(R"({"prompt": "Q"})", "\"max_tokens\"");
   expect_400(R"({"prompt": 5, "max_tokens": 4})", "\"prompt\" must be a string, not number");
   expect_400(R"({"prompt": null, "max_tokens": 4})", "\"prompt\" must be a string, not null");
   expect_400(R"({"prompt": "Q", "max_tokens": "4"})", "\"max_tokens\" must be an integer, not string");
@@ -130,7 +129,15 @@ TEST_F(GenerateRequestForModel, CharactersOutsideTheTokenizer) {
   EXPECT_EQ(refusal_for(R"({"prompt": "Q: 3+4=", "max_tokens": 4})").first, 0);
   const auto encoded =
       encode_generate_prompt(parse_generate_request(R"({"prompt": "Q:", "max_tokens": 4})", kLimit), *model_);
-  EXPECT_EQ(encoded, CharTokenizer::reasoning().encode("Q:"));
+  EXPECT_EQ(encoded.ids, CharTokenizer::reasoning().encode("Q:"));
+  EXPECT_EQ(encoded.max_tokens, 4);
+}
+
+TEST_F(GenerateRequestForModel, MaxTokensDefaultsToTheRoomLeft) {
+  EXPECT_FALSE(parse_generate_request(R"({"prompt": "Q:"})", kLimit).max_tokens);
+  // Context 32: a 2-token prompt leaves 30, under kDefaultMaxTokens (64).
+  const auto encoded = encode_generate_prompt(parse_generate_request(R"({"prompt": "Q:"})", kLimit), *model_);
+  EXPECT_EQ(encoded.max_tokens, std::min<std::int64_t>(kDefaultMaxTokens, 30));
 }
 
 TEST_F(GenerateRequestForModel, PromptMustLeaveRoom) {

@@ -4,10 +4,10 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "model/generator.h"
-#include "serve/generation_queue.h"
 #include "serve_test_util.h"
 
 namespace pouch {
@@ -133,7 +133,7 @@ TEST_F(HttpServerTest, ErrorPaths) {
   EXPECT_NE(b_chars["error"].get<std::string>().find("tokenizer"), std::string::npos);
   EXPECT_EQ(post("/generate", R"({"prompt": "Q", "max_tokens": 33})").first, 400);  // context 32
 
-  // Over --max-body-bytes: httplib refuses it before our handler sees it.
+  // Over --max-body-bytes: refused from its Content-Length, before the body is read.
   const std::string big = R"({"prompt": ")" + std::string(2 * kBodyLimit, '1') + R"(", "max_tokens": 1})";
   auto [s413, b413] = post("/generate", big);
   EXPECT_EQ(s413, 413);
@@ -141,6 +141,27 @@ TEST_F(HttpServerTest, ErrorPaths) {
 
   // The server still answers after all of that.
   EXPECT_EQ(post("/generate", R"({"prompt": "Q", "max_tokens": 2})").first, 200);
+}
+
+// --watch on a run with model.h5 and no published version serves model.h5
+// as version 0, until the run publishes version 1.
+TEST(ModelWatcherFallback, ServesModelH5UntilAVersionIsPublished) {
+  TempDir tmp;
+  const std::string run = tmp.file("run"), serve = serving_dir(run);
+  // A weights file with its tokenizer, moved to where pouch train leaves it.
+  const ServingVersion written = publish_tiny(tmp.file("scratch"), 1, 5);
+  std::filesystem::create_directories(run);
+  std::filesystem::rename(written.path, run + "/model.h5");
+  ModelSlot slot;
+  ModelWatcher watcher(serve, slot, 20ms, run + "/model.h5");
+  ASSERT_TRUE(watcher.poll_once());
+  ASSERT_TRUE(slot.current());
+  EXPECT_EQ(slot.current()->version(), 0);
+  EXPECT_EQ(slot.current()->path(), run + "/model.h5");
+  EXPECT_FALSE(watcher.poll_once());  // loaded once, not every poll
+  publish_tiny(serve, 1, 6);
+  EXPECT_TRUE(watcher.poll_once());
+  EXPECT_EQ(slot.current()->version(), 1);
 }
 
 TEST_F(HttpServerTest, DamagedVersionKeepsTheOldModel) {
@@ -165,31 +186,6 @@ TEST_F(HttpServerTest, DamagedVersionKeepsTheOldModel) {
   publish_tiny(dir_, 3, 3);
   EXPECT_TRUE(watcher_.poll_once());
   EXPECT_EQ(post("/generate", R"({"prompt": "Q", "max_tokens": 2})").second["version"], 3);
-}
-
-TEST(GenerationQueue, FirstComeFirstServedAndBounded) {
-  GenerationQueue queue(/*max_waiting=*/2);
-  std::vector<int> order;
-  std::mutex order_mutex;
-  auto first = queue.wait_turn();
-  ASSERT_TRUE(first);
-  std::vector<std::thread> waiters;
-  for (int i = 0; i < 2; ++i) {
-    waiters.emplace_back([&, i] {
-      auto turn = queue.wait_turn();
-      ASSERT_TRUE(turn);
-      std::lock_guard lock(order_mutex);
-      order.push_back(i);
-    });
-    // Each waiter takes its ticket before the next starts.
-    ASSERT_TRUE(eventually([&] { return queue.in_line() == i + 2; }));
-  }
-  EXPECT_FALSE(queue.wait_turn());  // 1 generating + 2 waiting: full
-  first.reset();
-  for (auto& t : waiters) t.join();
-  EXPECT_EQ(order, (std::vector<int>{0, 1}));
-  EXPECT_EQ(queue.in_line(), 0);
-  EXPECT_TRUE(queue.wait_turn());
 }
 
 }  // namespace

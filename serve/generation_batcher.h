@@ -1,0 +1,86 @@
+#pragma once
+// Continuous batching for `pouch serve`: one thread runs the model, decoding
+// every active request together, one forward per token over all of them
+// (Generator::step, model/generator.h). A submitted request joins the batch
+// at the next token and leaves when it is done; each keeps its own sampling
+// settings, seed and KV cache, so its text is the one it would get alone.
+//
+// Versions: a request takes the ModelSlot's snapshot when it joins and keeps
+// it to its end. While a swap is in progress the active requests may hold
+// two versions; each step then runs one forward per version (requests of
+// one version together), so no request ever mixes weights.
+//
+// Threads: the batcher's own thread is the only one that runs a model (with
+// one BLAS thread), and the one that calls `done`. submit() and in_line() are safe from any
+// thread.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "serve/generate_request.h"
+#include "serve/model_slot.h"
+
+namespace pouch {
+
+// The answer to one request: status 200 with the completion and the version
+// that wrote it, or a 4xx/5xx status with an error message.
+struct GenerationOutcome {
+  int status = 200;
+  std::string error;
+  std::string text;
+  std::int64_t tokens = 0;
+  std::int64_t version = -1;
+};
+
+class GenerationBatcher {
+ public:
+  using Done = std::function<void(GenerationOutcome)>;
+
+  // max_batch: most requests decoded together; max_waiting: most waiting to
+  // join (more are refused by submit). Seeds for requests without one are
+  // drawn from seed_base.
+  GenerationBatcher(ModelSlot& slot, std::int64_t max_batch, std::int64_t max_waiting, std::uint64_t seed_base);
+  ~GenerationBatcher();  // stop()s
+  GenerationBatcher(const GenerationBatcher&) = delete;
+  GenerationBatcher& operator=(const GenerationBatcher&) = delete;
+
+  // Queues `request`; `done` is called once, on the batcher's thread, with
+  // its outcome. Returns false (and never calls `done`) when max_waiting
+  // requests already wait.
+  bool submit(GenerateRequest request, Done done);
+  // Requests decoding or waiting now.
+  std::int64_t in_line() const;
+  // Batched forwards run so far (one per model version per step).
+  std::int64_t forwards() const { return forwards_; }
+  // Finishes every request already submitted, then ends the thread.
+  void stop();
+
+ private:
+  struct Active;
+  void run();
+  void join(std::vector<std::pair<GenerateRequest, Done>>& joining);
+  void step_all();
+
+  ModelSlot& slot_;
+  const std::int64_t max_batch_, max_waiting_;
+  const std::uint64_t seed_base_;
+  std::uint64_t seed_counter_ = 0;  // batcher thread only
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::pair<GenerateRequest, Done>> waiting_;
+  std::int64_t active_count_ = 0;  // guarded by mutex_, mirrors active_.size()
+  bool stopping_ = false;
+  std::atomic<std::int64_t> forwards_{0};
+  std::vector<std::unique_ptr<Active>> active_;  // batcher thread only
+  std::thread thread_;
+};
+
+}  // namespace pouch
