@@ -25,12 +25,8 @@ using testing::TempDir;
 
 RunConfig tiny_config() {
   RunConfig c;
-  c.model.layers = 1;
-  c.model.d_model = 8;
-  c.model.heads = 2;
-  c.model.seq_len = 8;
-  c.model.vocab_size = 31;
-  c.checkpoint.keep_last = 0;
+  c.model = GPTConfig{.layers = 1, .d_model = 8, .heads = 2, .seq_len = 8, .vocab_size = 31};
+  c.checkpoint.keep_last = 0;  // keep every checkpoint the tests look for
   return c;
 }
 
