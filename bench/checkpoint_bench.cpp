@@ -143,7 +143,9 @@ CkptBenchResult run_checkpoint_bench(const CkptBenchConfig& cfg) {
   opt.set_steps_taken(100);
 
   RunPosition pos{100, 100 * cfg.model.seq_len, 100};
-  CheckpointState state = capture_run_state(model, opt, pos, 1, 1, "[bench]\n");
+  CheckpointState state = capture_run_state(model, opt, pos);
+  state.meta.phase = "pretrain";
+  state.meta.config_ini = "[bench]\n";
   CkptBenchResult r;
   std::vector<const Tensor*> buffers;
   for (const auto* group : {&state.model, &state.optim_m, &state.optim_v})

@@ -1,7 +1,6 @@
 #include "phases/alignment/alignment_phase.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <type_traits>
 
@@ -9,16 +8,17 @@
 
 #include "model/value_head.h"
 #include "parallel/uniform_error.h"
-#include "phases/schedule/fault_injection.h"
+#include "phases/alignment/alignment_step_stats.h"
 #include "phases/alignment/grpo_math.h"
 #include "phases/alignment/held_out_reward.h"
 #include "phases/alignment/ppo_math.h"
 #include "phases/alignment/rollout.h"
-#include "phases/schedule/run_state.h"
 #include "phases/alignment/task_reward_scorers.h"
+#include "phases/common/dp_reducer.h"
+#include "phases/common/phase_loop.h"
+#include "phases/schedule/run_state.h"
 #include "runtime/adamw_optimizer.h"
 #include "runtime/log.h"
-#include "runtime/stopwatch.h"
 
 namespace pouch {
 
@@ -59,10 +59,8 @@ double format_fraction(const std::vector<LevelAccuracy>& levels) {
   return total > 0 ? static_cast<double>(ok) / static_cast<double>(total) : 0.0;
 }
 
-// Sums a flat gradient buffer over the data-parallel group (the losses are
-// global means, so the sum is the batch gradient).
-void all_reduce_grads(const TrainRanks& ranks, const ParameterStore& store) {
-  if (ranks.dp_size() > 1) ranks.dp->all_reduce(store.grads(), ReduceOp::Sum);
+void finish_reduction(DpReducer* reducer) {
+  if (reducer) reducer->finish();
 }
 
 // Per-token arrays of one rollout batch (this rank's rows), action tokens
@@ -80,12 +78,41 @@ class AlignmentPhase final : public Phase {
   ~AlignmentPhase() override { ctx_.model.set_track_entropy(false); }
 
   void restore(const std::string& file, bool verify) override;
+  // The phase start's evaluation, then the steps through run_phase_steps
+  // (phases/common/phase_loop.h) with step() and report() as its hooks.
   PhaseOutcome run(std::int64_t first_step) override;
 
  private:
-  // One minibatch update; adds its stats to `sums` (see run()).
+  // What step() leaves for report(): the step's sums over dp and its KL
+  // coefficient (before the step's update of it).
+  struct StepState {
+    AlignmentStepStats stats;
+    double beta = 0.0;
+    bool ceiling_hit = false;
+  };
+
+  // Held-out accuracy, format and reward before the first step (the summary's "before").
+  void evaluate_start(const Tensor& ex, const Tensor& ey);
+  // One phase step (the loop's step hook): rollouts, advantages, updates,
+  // the sums over dp, the KL controller and the KL ceiling.
+  StepResult step(const StepInput& in);
+  // Steps 1-4 of the header: this rank's prompts of global step `global`,
+  // their rollouts and rewards (into rt.seq_reward and the stats' rollout
+  // fields), then old/reference log-probs, entropy and values, and the
+  // rollout policy's KL vs the reference.
+  PackedRollouts rollout_and_score(std::int64_t global, RolloutTensors& rt, AlignmentStepStats& stats);
+  // Step 5's advantages (ppo: KL-shaped rewards, GAE, whitened over the
+  // global batch; grpo: per group). Returns each minibatch's action tokens
+  // summed over dp (the losses' global normaliser).
+  std::vector<double> compute_advantages(const PackedRollouts& batch, RolloutTensors& rt);
+  // `epochs` passes of `minibatches` updates.
+  void run_updates(const PackedRollouts& batch, const RolloutTensors& rt, const std::vector<double>& token_counts,
+                   float lr, AlignmentStepStats& stats);
+  // One minibatch update; adds its stats to `sums`.
   void update(const PackedRollouts& batch, const RolloutTensors& rt, std::int64_t row0, std::int64_t nrows,
-              double token_count, double sample_count, float lr, std::vector<double>& sums);
+              double token_count, double sample_count, float lr, AlignmentStepStats& sums);
+  // The metrics, progress and (last step) summary of the step step() just ran.
+  StepReport report(const StepInput& in, const StepTiming& timing, const EvalResult* eval, bool last);
   // Old and reference log-probs, entropy and values of this rank's rows.
   void score_batch(const PackedRollouts& batch, std::int64_t chunk_rows, RolloutTensors& rt);
   // Sum over this rank's action tokens of k3(policy now, reference).
@@ -98,6 +125,17 @@ class AlignmentPhase final : public Phase {
 
   bool is_ppo() const { return !grpo_; }
   std::string kind() const { return grpo_ ? "grpo" : "ppo"; }
+  RolloutOptions rollout_options() const;
+  int min_level() const { return static_cast<int>(a_.prompt_min_level); }
+  int max_level() const {
+    return static_cast<int>(a_.prompt_max_level > 0 ? a_.prompt_max_level : ctx_.cfg.data.task_max_level);
+  }
+  HeldOutReward held_out_reward();
+  std::int64_t local_prompts() const { return a_.prompts_per_step / ctx_.ranks.dp_size(); }
+  std::int64_t local_rows() const { return local_prompts() * a_.samples_per_prompt; }
+  std::int64_t minibatch_rows() const { return local_rows() / a_.minibatches; }
+  // Completions per step over every data-parallel rank.
+  double global_samples() const { return static_cast<double>(local_rows() * ctx_.ranks.dp_size()); }
 
   PhaseContext ctx_;
   const AlignmentPhaseConfig& a_;
@@ -121,6 +159,11 @@ class AlignmentPhase final : public Phase {
   // total, then each dimension; empty when reward_eval_prompts = 0.
   std::vector<double> held_out_before_;
   Tensor hidden_grad_, dvalues_, values_buf_, weights_;
+  // The dp sums of the gradients, one flat all-reduce per store after the
+  // update's backward (make_dp_reducer without an announcing model): the
+  // reduction alignment has always done; null at dp = 1.
+  std::unique_ptr<DpReducer> policy_dp_, head_dp_, critic_dp_;
+  StepState step_;
 };
 
 AlignmentPhase::AlignmentPhase(const PhaseContext& ctx)
@@ -174,7 +217,7 @@ std::vector<ShardedTensor> AlignmentPhase::phase_tensors() const {
 
 CheckpointState AlignmentPhase::capture(std::int64_t in_phase_steps) const {
   const std::int64_t global = ctx_.step_offset + in_phase_steps;
-  CheckpointState s = capture_run_state(ctx_.model, optimizer_, RunPosition{global, 0, 0}, 1, 1, "");
+  CheckpointState s = capture_run_state(ctx_.model, optimizer_, RunPosition{global, 0, 0});
   ctx_.stamp(s, global, 0);
   s.phase = phase_tensors();
   s.f64_per_rank["kl_coef"] = {kl_.beta()};
@@ -260,12 +303,9 @@ double AlignmentPhase::kl_sum_now(const PackedRollouts& batch, std::int64_t chun
   return sum;
 }
 
-// Indices of `sums` (summed over dp, then over the step's updates).
-enum UpdateSum { kPolicyLoss, kValueLoss, kClipped, kValueClipped, kApproxKl, kUpdateTokens, kLossKl, kNumUpdateSums };
-
 void AlignmentPhase::update(const PackedRollouts& batch, const RolloutTensors& rt, std::int64_t row0,
                             std::int64_t nrows, double token_count, double sample_count, float lr,
-                            std::vector<double>& sums) {
+                            AlignmentStepStats& sums) {
   GPT& model = ctx_.model;
   Backend& be = ctx_.be;
   const std::int64_t T = batch.T, N = nrows * T, C = ctx_.cfg.model.d_model;
@@ -278,6 +318,8 @@ void AlignmentPhase::update(const PackedRollouts& batch, const RolloutTensors& r
   model.parameters().zero_grad();
   if (head_) head_store_.zero_grad();
   if (critic_) critic_->parameters().zero_grad();
+  for (DpReducer* r : {policy_dp_.get(), head_dp_.get(), critic_dp_.get()})
+    if (r) r->begin();
 
   // The current log-probs first: the per-token weights of forward_weighted
   // are -dL/dlogprob, which depend on them (the ratio).
@@ -288,9 +330,9 @@ void AlignmentPhase::update(const PackedRollouts& batch, const RolloutTensors& r
   if (is_ppo()) {
     const PolicyLossResult pl = clipped_policy_loss(lp, part(rt.old_lp), part(rt.advantages), a_.clip_eps,
                                                     token_count, grad);
-    sums[kPolicyLoss] += pl.loss;
-    sums[kClipped] += static_cast<double>(pl.clipped);
-    sums[kApproxKl] += pl.approx_kl_sum;
+    sums.policy_loss += pl.loss;
+    sums.clipped += static_cast<double>(pl.clipped);
+    sums.approx_kl += pl.approx_kl_sum;
     if (kl_in_loss_) {
       // + (beta / N) sum_t k_t: the KL term in the loss instead of the reward.
       const auto ref = part(rt.ref_lp);
@@ -299,8 +341,8 @@ void AlignmentPhase::update(const PackedRollouts& batch, const RolloutTensors& r
         kl += kl_estimate(estimator_, lp[k], ref[k]);
         grad[k] += static_cast<float>(beta * kl_estimate_grad(estimator_, lp[k], ref[k]) / token_count);
       }
-      sums[kLossKl] += beta * kl / token_count;
-      sums[kPolicyLoss] += beta * kl / token_count;
+      sums.loss_kl += beta * kl / token_count;
+      sums.policy_loss += beta * kl / token_count;
     }
   } else {
     std::vector<std::int64_t> offsets;
@@ -309,8 +351,8 @@ void AlignmentPhase::update(const PackedRollouts& batch, const RolloutTensors& r
     const std::span<const double> adv(rt.sample_adv.data() + row0, static_cast<std::size_t>(nrows));
     const GrpoLossResult gl = grpo_loss(lp, part(rt.old_lp), part(rt.ref_lp), offsets, adv, a_.clip_eps, beta,
                                         sample_count, grad, estimator_);
-    sums[kPolicyLoss] += gl.loss;
-    sums[kClipped] += static_cast<double>(gl.clipped);
+    sums.policy_loss += gl.loss;
+    sums.clipped += static_cast<double>(gl.clipped);
     // The KL term's share of the loss: beta * sum_i (1 / (S |o_i|)) sum_t k_t,
     // the normalisation grpo_loss uses, so it adds up over minibatches and ranks.
     const auto ref = part(rt.ref_lp);
@@ -319,14 +361,14 @@ void AlignmentPhase::update(const PackedRollouts& batch, const RolloutTensors& r
       for (auto k = offsets[i]; k < offsets[i + 1]; ++k)
         kl += kl_estimate(estimator_, lp[static_cast<std::size_t>(k)], ref[static_cast<std::size_t>(k)]);
       const auto len = std::max<std::int64_t>(1, offsets[i + 1] - offsets[i]);
-      sums[kLossKl] += beta * kl / (sample_count * static_cast<double>(len));
+      sums.loss_kl += beta * kl / (sample_count * static_cast<double>(len));
     }
     // approx KL of pi_old vs pi at pi_old's samples, as clipped_policy_loss
     // reports it: E[(r - 1) - log r], r = pi / pi_old.
     const auto old = part(rt.old_lp);
-    for (std::size_t k = 0; k < n; ++k) sums[kApproxKl] += kl_k3(old[k], lp[k]);
+    for (std::size_t k = 0; k < n; ++k) sums.approx_kl += kl_k3(old[k], lp[k]);
   }
-  sums[kUpdateTokens] += static_cast<double>(n);
+  sums.update_tokens += static_cast<double>(n);
 
   ensure_shape(be, weights_, {nrows, T}, DType::F32);
   weights_.zero_();
@@ -341,8 +383,8 @@ void AlignmentPhase::update(const PackedRollouts& batch, const RolloutTensors& r
     values_of(trunk, batch, row0, nrows, v);
     const ValueLossResult vl =
         clipped_value_loss(v, part(rt.values), part(rt.returns), a_.value_clip, token_count, dv);
-    sums[kValueLoss] += vl.loss;
-    sums[kValueClipped] += static_cast<double>(vl.clipped);
+    sums.value_loss += vl.loss;
+    sums.value_clipped += static_cast<double>(vl.clipped);
     // Shared trunk: L = L_policy + vf_coef L_value; a critic of its own has
     // its own optimizer, so its loss needs no weight.
     const float coef = critic_ ? 1.0f : static_cast<float>(a_.vf_coef);
@@ -357,289 +399,281 @@ void AlignmentPhase::update(const PackedRollouts& batch, const RolloutTensors& r
   }
   model.backward();
 
-  all_reduce_grads(ctx_.ranks, model.parameters());
+  finish_reduction(policy_dp_.get());
   optimizer_.step(lr, model.grad_norm());
   if (head_) {
-    all_reduce_grads(ctx_.ranks, head_store_);
+    finish_reduction(head_dp_.get());
     head_optim_->step(lr);  // replicated: its local norm is the global one
   }
   if (critic_) {
-    all_reduce_grads(ctx_.ranks, critic_->parameters());
+    finish_reduction(critic_dp_.get());
     critic_optim_->step(lr, critic_->grad_norm());
   }
 }
 
-PhaseOutcome AlignmentPhase::run(std::int64_t first_step) {
-  const RunConfig& cfg = ctx_.cfg;
-  GPT& model = ctx_.model;
-  Backend& be = ctx_.be;
-  const TrainRanks& ranks = ctx_.ranks;
-  RunServices& services = ctx_.services;
-  const CharTokenizer& tok = *ctx_.data.task_tokenizer;
-  const std::int64_t steps = ctx_.phase.steps, T = cfg.model.seq_len, G = a_.samples_per_prompt;
-  const std::int64_t dp = ranks.dp_size(), P_local = a_.prompts_per_step / dp;
-  const std::int64_t rows = P_local * G, M = a_.minibatches, mb_rows = rows / M;
-  const int min_level = static_cast<int>(a_.prompt_min_level);
-  const int max_level = static_cast<int>(a_.prompt_max_level > 0 ? a_.prompt_max_level : cfg.data.task_max_level);
-  model.set_recompute(cfg.train.recompute);
-  if (critic_) critic_->set_recompute(cfg.train.recompute);
-  const std::size_t D = reward_.size();
-
+RolloutOptions AlignmentPhase::rollout_options() const {
   RolloutOptions ro;
-  ro.samples_per_prompt = G;
+  ro.samples_per_prompt = a_.samples_per_prompt;
   ro.max_new_tokens = a_.max_new_tokens;
   ro.temperature = static_cast<float>(a_.temperature);
   ro.top_p = static_cast<float>(a_.top_p);
-  ro.seed = cfg.train.seed;
+  ro.seed = ctx_.cfg.train.seed;
+  return ro;
+}
 
-  PhaseOutcome out;
-  out.steps_done = first_step;
-  const std::int64_t B_eval = std::max<std::int64_t>(1, cfg.train.batch_size / dp);
-  const Tensor ex = be.empty({B_eval, T}, DType::I32), ey = be.empty({B_eval, T}, DType::I32);
-  auto record_eval = [&](std::int64_t global_step) -> const EvalResult& {
-    ctx_.evals->push_back(evaluate(model, ctx_.data, cfg, ranks, global_step, ex, ey));
-    return ctx_.evals->back();
-  };
-  auto held_out_reward = [&] {
-    return evaluate_held_out_reward(model, tok, reward_, ro, min_level, max_level, a_.reward_eval_prompts, ranks);
-  };
-  if (first_step == 0) {
-    const EvalResult& e = record_eval(ctx_.step_offset);
-    summary_[0] = overall_accuracy(e.levels);
-    summary_[1] = format_fraction(e.levels);
-    services.print(format_eval(e));
-    if (a_.reward_eval_prompts > 0) {
-      const HeldOutReward h = held_out_reward();
-      held_out_before_ = {h.total};
-      held_out_before_.insert(held_out_before_.end(), h.dimensions.begin(), h.dimensions.end());
-      services.print(fmt::format("{}: held-out reward {:.4f} ({} prompts x {} samples, levels {}-{})",
-                                 ctx_.phase.name(), h.total, h.prompts, G, min_level, max_level));
-    }
+HeldOutReward AlignmentPhase::held_out_reward() {
+  return evaluate_held_out_reward(ctx_.model, *ctx_.data.task_tokenizer, reward_, rollout_options(), min_level(),
+                                  max_level(), a_.reward_eval_prompts, ctx_.ranks);
+}
+
+void AlignmentPhase::evaluate_start(const Tensor& ex, const Tensor& ey) {
+  const EvalResult& e = ctx_.record_eval(ctx_.step_offset, ex, ey);
+  summary_[0] = overall_accuracy(e.levels);
+  summary_[1] = format_fraction(e.levels);
+  ctx_.services.print(format_eval(e));
+  if (a_.reward_eval_prompts > 0) {
+    const HeldOutReward h = held_out_reward();
+    held_out_before_ = {h.total};
+    held_out_before_.insert(held_out_before_.end(), h.dimensions.begin(), h.dimensions.end());
+    ctx_.services.print(fmt::format("{}: held-out reward {:.4f} ({} prompts x {} samples, levels {}-{})",
+                                    ctx_.phase.name(), h.total, h.prompts, a_.samples_per_prompt, min_level(),
+                                    max_level()));
   }
-  const std::int64_t eval_every = ctx_.eval_every();
-  const auto fault = fault_plan_from_env();
+}
+
+PackedRollouts AlignmentPhase::rollout_and_score(std::int64_t global, RolloutTensors& rt, AlignmentStepStats& stats) {
+  const CharTokenizer& tok = *ctx_.data.task_tokenizer;
+  const std::int64_t G = a_.samples_per_prompt, P_local = local_prompts();
+  const std::size_t D = reward_.size();
+  const std::vector<RolloutPrompt> prompts =
+      draw_prompts(tok, global * a_.prompts_per_step + ctx_.ranks.dp_rank() * P_local, P_local, min_level(),
+                   max_level(), ctx_.cfg.train.seed);
+  const std::vector<RolloutSample> samples = generate_rollouts(ctx_.model, tok, prompts, rollout_options());
+  rt.seq_reward.assign(static_cast<std::size_t>(local_rows()), 0.0);
+  stats.reward_dims.assign(D, 0.0);
+  std::vector<Completion> group(static_cast<std::size_t>(G));
+  for (std::int64_t i = 0; i < P_local; ++i) {
+    for (std::int64_t j = 0; j < G; ++j)
+      group[static_cast<std::size_t>(j)] = samples[static_cast<std::size_t>(i * G + j)].completion;
+    const RewardBreakdown rb = reward_.score(group);
+    for (std::int64_t j = 0; j < G; ++j) {
+      rt.seq_reward[static_cast<std::size_t>(i * G + j)] = rb.total[static_cast<std::size_t>(j)];
+      stats.reward += rb.total[static_cast<std::size_t>(j)];
+      for (std::size_t d = 0; d < D; ++d) stats.reward_dims[d] += rb.values[d * static_cast<std::size_t>(G) + j];
+      const Completion& c = group[static_cast<std::size_t>(j)];
+      stats.response_tokens += static_cast<double>(c.tokens);
+      stats.truncated += c.truncated ? 1.0 : 0.0;
+    }
+    // coherence > 0 iff the line parses as a sample (task_reward_scorers.h).
+    for (std::size_t d = 0; d < D; ++d)
+      if (reward_.name(d) == "coherence")
+        for (double v : rb.dimension(d)) stats.well_formed += v > 0 ? 1.0 : 0.0;
+  }
+
+  PackedRollouts batch = pack_rollouts(ctx_.be, prompts, samples, ctx_.cfg.model.seq_len);
+  score_batch(batch, minibatch_rows(), rt);
+  const std::int64_t n_tok = batch.action_tokens();
+  for (std::int64_t k = 0; k < n_tok; ++k) {
+    stats.kl_k3 += kl_k3(rt.old_lp[k], rt.ref_lp[k]);
+    stats.kl_k1 += kl_k1(rt.old_lp[k], rt.ref_lp[k]);
+    stats.entropy += rt.entropy[k];
+  }
+  stats.action_tokens = static_cast<double>(n_tok);
+  return batch;
+}
+
+std::vector<double> AlignmentPhase::compute_advantages(const PackedRollouts& batch, RolloutTensors& rt) {
+  const std::int64_t G = a_.samples_per_prompt, rows = local_rows(), M = a_.minibatches, mb_rows = minibatch_rows();
+  Moments moments;
+  if (is_ppo()) {
+    const double beta = kl_.beta();
+    rt.advantages.assign(static_cast<std::size_t>(batch.action_tokens()), 0.0f);
+    rt.returns = rt.advantages;
+    std::vector<float> rewards;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const auto b = static_cast<std::size_t>(batch.offsets[r]), e = static_cast<std::size_t>(batch.offsets[r + 1]);
+      rewards.assign(e - b, 0.0f);
+      kl_shaped_rewards(std::span<const float>(rt.old_lp.data() + b, e - b),
+                        std::span<const float>(rt.ref_lp.data() + b, e - b), kl_in_loss_ ? 0.0 : beta,
+                        rt.seq_reward[static_cast<std::size_t>(r)], rewards, estimator_);
+      compute_gae(rewards, std::span<const float>(rt.values.data() + b, e - b), GaeParams{a_.gamma, a_.lambda},
+                  std::span<float>(rt.advantages.data() + b, e - b), std::span<float>(rt.returns.data() + b, e - b));
+    }
+    moments.add(rt.advantages);
+  } else {
+    rt.sample_adv.assign(static_cast<std::size_t>(rows), 0.0);
+    for (std::int64_t i = 0; i < local_prompts(); ++i)
+      grpo_advantages(std::span<const double>(rt.seq_reward.data() + i * G, static_cast<std::size_t>(G)),
+                      std::span<double>(rt.sample_adv.data() + i * G, static_cast<std::size_t>(G)));
+  }
+
+  // Global counts: every loss is a mean over the whole step's minibatch on
+  // every rank (ppo: tokens; grpo: samples). One reduction: the M token
+  // counts, then the advantages' moments.
+  std::vector<double> global_counts;
+  for (std::int64_t m = 0; m < M; ++m)
+    global_counts.push_back(static_cast<double>(batch.offsets[(m + 1) * mb_rows] - batch.offsets[m * mb_rows]));
+  const auto mp = moments.packed();
+  global_counts.insert(global_counts.end(), mp.begin(), mp.end());
+  sum_over_dp(ctx_.ranks, ctx_.be, global_counts);
+  if (is_ppo() && a_.whiten_advantages)
+    whiten(rt.advantages, Moments::unpacked({global_counts[M], global_counts[M + 1], global_counts[M + 2]}));
+  global_counts.resize(static_cast<std::size_t>(M));
+  return global_counts;
+}
+
+void AlignmentPhase::run_updates(const PackedRollouts& batch, const RolloutTensors& rt,
+                                 const std::vector<double>& token_counts, float lr, AlignmentStepStats& stats) {
+  const std::int64_t mb_rows = minibatch_rows();
+  const double samples = static_cast<double>(mb_rows * ctx_.ranks.dp_size());
+  for (std::int64_t epoch = 0; epoch < a_.epochs; ++epoch)
+    for (std::int64_t m = 0; m < a_.minibatches; ++m)
+      update(batch, rt, m * mb_rows, mb_rows, token_counts[static_cast<std::size_t>(m)], samples, lr, stats);
+}
+
+StepResult AlignmentPhase::step(const StepInput& in) {
+  GPT& model = ctx_.model;
   const bool ceiling = a_.kl_ceiling > 0;
   const bool rollback = a_.kl_ceiling_action == "rollback";
-  double avg_step = 0.0, last_reward = 0.0, last_kl = 0.0;
+  RolloutTensors rt;
+  AlignmentStepStats stats;
+  const PackedRollouts batch = rollout_and_score(in.global, rt, stats);
+  const std::vector<double> token_counts = compute_advantages(batch, rt);
+  const double beta = kl_.beta();
 
-  for (std::int64_t step = first_step; step < steps; ++step) {
-    const std::int64_t global = ctx_.step_offset + step;
-    maybe_inject_fault(fault, ranks.world_rank, global + 1);
-    const auto t0 = Clock::now();
-    const float lr = lr_at(optim_cfg_, step, steps);
+  // Rollback keeps the weights from before this step's updates.
+  Tensor saved_policy, saved_head, saved_critic;
+  if (ceiling && rollback) {
+    saved_policy = model.parameters().values().clone();
+    if (head_) saved_head = head_store_.values().clone();
+    if (critic_) saved_critic = critic_->parameters().values().clone();
+  }
+  run_updates(batch, rt, token_counts, in.lr, stats);
+  if (ceiling) stats.kl_after = kl_sum_now(batch, minibatch_rows(), rt);
 
-    // 1-3. prompts, rollouts, rewards.
-    const std::vector<RolloutPrompt> prompts =
-        draw_prompts(tok, global * a_.prompts_per_step + ranks.dp_rank() * P_local, P_local, min_level, max_level,
-                     cfg.train.seed);
-    const std::vector<RolloutSample> samples = generate_rollouts(model, tok, prompts, ro);
-    RolloutTensors rt;
-    rt.seq_reward.assign(static_cast<std::size_t>(rows), 0.0);
-    // Step sums over this rank, then over dp: reward, each dimension, and
-    // the rollout statistics (see the metrics below).
-    std::vector<double> rsum(D + 4, 0.0);  // dims..., total, length, truncated, well-formed
-    std::vector<Completion> group(static_cast<std::size_t>(G));
-    for (std::int64_t i = 0; i < P_local; ++i) {
-      for (std::int64_t j = 0; j < G; ++j)
-        group[static_cast<std::size_t>(j)] = samples[static_cast<std::size_t>(i * G + j)].completion;
-      const RewardBreakdown rb = reward_.score(group);
-      for (std::int64_t j = 0; j < G; ++j) {
-        rt.seq_reward[static_cast<std::size_t>(i * G + j)] = rb.total[static_cast<std::size_t>(j)];
-        rsum[D] += rb.total[static_cast<std::size_t>(j)];
-        for (std::size_t d = 0; d < D; ++d) rsum[d] += rb.values[d * static_cast<std::size_t>(G) + j];
-        const Completion& c = group[static_cast<std::size_t>(j)];
-        rsum[D + 1] += static_cast<double>(c.tokens);
-        rsum[D + 2] += c.truncated ? 1.0 : 0.0;
-      }
-      // coherence > 0 iff the line parses as a sample (task_reward_scorers.h).
-      for (std::size_t d = 0; d < D; ++d)
-        if (reward_.name(d) == "coherence")
-          for (double v : rb.dimension(d)) rsum[D + 3] += v > 0 ? 1.0 : 0.0;
+  sum_over_dp(ctx_.ranks, ctx_.be, stats);
+  const double n_samples = global_samples();
+  const double kl = stats.kl_k3 / stats.action_tokens;
+  const double kl_after = stats.kl_after / stats.action_tokens;
+  kl_.update(kl, static_cast<std::int64_t>(n_samples));
+  if (summary_[2] < 0) summary_[2] = stats.reward / n_samples;
+
+  // The KL ceiling ends the phase (after this step's update, or rolled back
+  // to before it); the phase counts as done, so its boundary checkpoint is
+  // stamped at the phase's last step.
+  const bool ceiling_hit = ceiling && kl_after > a_.kl_ceiling;
+  if (ceiling_hit) {
+    if (rollback) {
+      model.parameters().values().copy_from(saved_policy);
+      if (head_) head_store_.values().copy_from(saved_head);
+      if (critic_) critic_->parameters().values().copy_from(saved_critic);
     }
+    ctx_.services.print(fmt::format(
+        "{}: KL {:.4f} after step {} exceeds kl_ceiling {}: {}; the phase ends here (its remaining {} steps are "
+        "skipped)",
+        ctx_.phase.name(), kl_after, in.global + 1, a_.kl_ceiling,
+        rollback ? "the step's update is rolled back" : "the step's update is kept", ctx_.phase.steps - in.step - 1));
+  }
+  step_ = StepState{stats, beta, ceiling_hit};
+  StepResult r;
+  r.loss = stats.policy_loss / static_cast<double>(a_.epochs * a_.minibatches);
+  r.tokens = stats.action_tokens;
+  r.ends_phase = ceiling_hit;
+  return r;
+}
 
-    // 4. log-probs, values.
-    const PackedRollouts batch = pack_rollouts(be, prompts, samples, T);
-    score_batch(batch, mb_rows, rt);
-    const std::int64_t n_tok = batch.action_tokens();
-
-    // KL of the rollout policy vs the reference and the entropy, per token.
-    double kl3 = 0.0, kl1 = 0.0, ent = 0.0;
-    for (std::int64_t k = 0; k < n_tok; ++k) {
-      kl3 += kl_k3(rt.old_lp[k], rt.ref_lp[k]);
-      kl1 += kl_k1(rt.old_lp[k], rt.ref_lp[k]);
-      ent += rt.entropy[k];
-    }
-
-    // 5. advantages.
-    const double beta = kl_.beta();
-    Moments moments;
-    if (is_ppo()) {
-      rt.advantages.assign(static_cast<std::size_t>(n_tok), 0.0f);
-      rt.returns = rt.advantages;
-      std::vector<float> rewards;
-      for (std::int64_t r = 0; r < rows; ++r) {
-        const auto b = static_cast<std::size_t>(batch.offsets[r]), e = static_cast<std::size_t>(batch.offsets[r + 1]);
-        rewards.assign(e - b, 0.0f);
-        kl_shaped_rewards(std::span<const float>(rt.old_lp.data() + b, e - b),
-                          std::span<const float>(rt.ref_lp.data() + b, e - b), kl_in_loss_ ? 0.0 : beta,
-                          rt.seq_reward[static_cast<std::size_t>(r)], rewards, estimator_);
-        compute_gae(rewards, std::span<const float>(rt.values.data() + b, e - b), GaeParams{a_.gamma, a_.lambda},
-                    std::span<float>(rt.advantages.data() + b, e - b), std::span<float>(rt.returns.data() + b, e - b));
-      }
-      moments.add(rt.advantages);
-    } else {
-      rt.sample_adv.assign(static_cast<std::size_t>(rows), 0.0);
-      for (std::int64_t i = 0; i < P_local; ++i)
-        grpo_advantages(std::span<const double>(rt.seq_reward.data() + i * G, static_cast<std::size_t>(G)),
-                        std::span<double>(rt.sample_adv.data() + i * G, static_cast<std::size_t>(G)));
-    }
-
-    // Global counts: every loss is a mean over the whole step's minibatch
-    // on every rank (ppo: tokens; grpo: samples).
-    std::vector<double> global_counts;
-    for (std::int64_t m = 0; m < M; ++m)
-      global_counts.push_back(static_cast<double>(batch.offsets[(m + 1) * mb_rows] - batch.offsets[m * mb_rows]));
-    const auto mp = moments.packed();
-    global_counts.insert(global_counts.end(), mp.begin(), mp.end());
-    sum_over_dp(ranks, be, global_counts);
-    if (is_ppo() && a_.whiten_advantages)
-      whiten(rt.advantages, Moments::unpacked({global_counts[M], global_counts[M + 1], global_counts[M + 2]}));
-
-    // Rollback keeps the weights from before this step's updates.
-    Tensor saved_policy, saved_head, saved_critic;
-    if (ceiling && rollback) {
-      saved_policy = model.parameters().values().clone();
-      if (head_) saved_head = head_store_.values().clone();
-      if (critic_) saved_critic = critic_->parameters().values().clone();
-    }
-
-    // 6. updates.
-    std::vector<double> usum(kNumUpdateSums, 0.0);
-    for (std::int64_t epoch = 0; epoch < a_.epochs; ++epoch)
-      for (std::int64_t m = 0; m < M; ++m)
-        update(batch, rt, m * mb_rows, mb_rows, global_counts[static_cast<std::size_t>(m)],
-               static_cast<double>(mb_rows * dp), lr, usum);
-
-    double kl_after_sum = ceiling ? kl_sum_now(batch, mb_rows, rt) : 0.0;
-
-    // Everything over dp in one reduction.
-    std::vector<double> all = rsum;
-    all.insert(all.end(), usum.begin(), usum.end());
-    all.insert(all.end(), {kl3, kl1, ent, static_cast<double>(n_tok), kl_after_sum});
-    sum_over_dp(ranks, be, all);
-    const double n_samples = static_cast<double>(rows * dp);
-    const std::size_t U = D + 4, X = U + kNumUpdateSums;
-    const double tokens = all[X + 3];
-    const double updates = static_cast<double>(a_.epochs * M);
-    const double mean_reward = all[D] / n_samples;
-    const double kl = all[X] / tokens;
-    const double kl_after = all[X + 4] / tokens;
-    kl_.update(kl, static_cast<std::int64_t>(n_samples));
-    if (summary_[2] < 0) summary_[2] = mean_reward;
-    last_reward = mean_reward;
-    last_kl = ceiling ? kl_after : kl;
-
-    const double dt = seconds_since(t0);
-    out.train_seconds += dt;
-    out.tokens += tokens;
-    avg_step = step == first_step ? dt : 0.9 * avg_step + 0.1 * dt;
-    const double policy_loss = all[U + kPolicyLoss] / updates;
-    nlohmann::json line = {{"step", global + 1},
-                           {"phase", ctx_.phase.index},
-                           {"phase_kind", kind()},
-                           {"loss", policy_loss},
-                           {"policy_loss", policy_loss},
-                           {"lr", lr},
-                           {"reward", mean_reward},
-                           {"rollout_accuracy", 0.0},
-                           {"rollout_well_formed", all[D + 3] / n_samples},
-                           {"response_length", all[D + 1] / n_samples},
-                           {"truncated_fraction", all[D + 2] / n_samples},
-                           {"kl", kl},
-                           {"kl_k1", all[X + 1] / tokens},
-                           {"kl_coef", beta},
-                           {"entropy", all[X + 2] / tokens},
-                           {"clip_fraction", all[U + kClipped] / all[U + kUpdateTokens]},
-                           {"approx_kl", all[U + kApproxKl] / all[U + kUpdateTokens]},
-                           {"step_s", dt}};
+StepReport AlignmentPhase::report(const StepInput& in, const StepTiming& timing, const EvalResult* eval, bool last) {
+  const AlignmentStepStats& s = step_.stats;
+  const std::size_t D = reward_.size();
+  const double n_samples = global_samples(), tokens = s.action_tokens;
+  const double updates = static_cast<double>(a_.epochs * a_.minibatches);
+  const double mean_reward = s.reward / n_samples;
+  const double kl = s.kl_k3 / tokens;
+  const double kl_after = s.kl_after / tokens;
+  const double policy_loss = s.policy_loss / updates;
+  const bool ceiling = a_.kl_ceiling > 0;
+  StepReport out;
+  nlohmann::json& line = out.line;
+  line = {{"policy_loss", policy_loss},
+          {"reward", mean_reward},
+          {"rollout_accuracy", 0.0},
+          {"rollout_well_formed", s.well_formed / n_samples},
+          {"response_length", s.response_tokens / n_samples},
+          {"truncated_fraction", s.truncated / n_samples},
+          {"kl", kl},
+          {"kl_k1", s.kl_k1 / tokens},
+          {"kl_coef", step_.beta},
+          {"entropy", s.entropy / tokens},
+          {"clip_fraction", s.clipped / s.update_tokens},
+          {"approx_kl", s.approx_kl / s.update_tokens},
+          {"step_s", timing.seconds}};
+  for (std::size_t d = 0; d < D; ++d) {
+    line[fmt::format("reward_{}", reward_.name(d))] = s.reward_dims[d] / n_samples;
+    if (reward_.name(d) == "accuracy") line["rollout_accuracy"] = s.reward_dims[d] / n_samples;
+  }
+  if (is_ppo()) {
+    line["value_loss"] = s.value_loss / updates;
+    line["value_clip_fraction"] = s.value_clipped / s.update_tokens;
+  }
+  if (kl_in_loss_) line["kl_loss"] = s.loss_kl / updates;
+  if (ceiling) line["kl_after"] = kl_after;
+  if (step_.ceiling_hit) {
+    line["kl_ceiling_hit"] = true;
+    line["kl_ceiling_action"] = a_.kl_ceiling_action;
+  }
+  std::string held_out_summary;
+  if (last && !held_out_before_.empty()) {
+    const HeldOutReward h = held_out_reward();
+    line["held_out_reward_before"] = held_out_before_[0];
+    line["held_out_reward"] = h.total;
     for (std::size_t d = 0; d < D; ++d) {
-      line[fmt::format("reward_{}", reward_.name(d))] = all[d] / n_samples;
-      if (reward_.name(d) == "accuracy") line["rollout_accuracy"] = all[d] / n_samples;
+      line[fmt::format("held_out_reward_{}_before", h.names[d])] = held_out_before_[d + 1];
+      line[fmt::format("held_out_reward_{}", h.names[d])] = h.dimensions[d];
     }
-    if (is_ppo()) {
-      line["value_loss"] = all[U + kValueLoss] / updates;
-      line["value_clip_fraction"] = all[U + kValueClipped] / all[U + kUpdateTokens];
-    }
-    if (kl_in_loss_) line["kl_loss"] = all[U + kLossKl] / updates;
-    if (ceiling) line["kl_after"] = kl_after;
-
-    // The KL ceiling ends the phase (after this step's update, or rolled back
-    // to before it); the phase counts as done, so its boundary checkpoint is
-    // stamped at the phase's last step.
-    bool ceiling_hit = ceiling && kl_after > a_.kl_ceiling;
-    if (ceiling_hit) {
-      if (rollback) {
-        model.parameters().values().copy_from(saved_policy);
-        if (head_) head_store_.values().copy_from(saved_head);
-        if (critic_) critic_->parameters().values().copy_from(saved_critic);
-      }
-      line["kl_ceiling_hit"] = true;
-      line["kl_ceiling_action"] = a_.kl_ceiling_action;
-      services.print(fmt::format(
-          "{}: KL {:.4f} after step {} exceeds kl_ceiling {}: {}; the phase ends here (its remaining {} steps are "
-          "skipped)",
-          ctx_.phase.name(), kl_after, global + 1, a_.kl_ceiling,
-          rollback ? "the step's update is rolled back" : "the step's update is kept", steps - step - 1));
-    }
-    const bool last = step + 1 == steps || ceiling_hit;
-    const bool eval_now = last || (eval_every > 0 && (step + 1) % eval_every == 0);
-    if (eval_now) add_eval_fields(line, record_eval(global + 1));
-    std::string held_out_summary;
-    if (last && !held_out_before_.empty()) {
-      const HeldOutReward h = held_out_reward();
-      line["held_out_reward_before"] = held_out_before_[0];
-      line["held_out_reward"] = h.total;
-      for (std::size_t d = 0; d < D; ++d) {
-        line[fmt::format("held_out_reward_{}_before", h.names[d])] = held_out_before_[d + 1];
-        line[fmt::format("held_out_reward_{}", h.names[d])] = h.dimensions[d];
-      }
-      held_out_summary = fmt::format(", held-out reward {:.4f} -> {:.4f} ({} prompts)", held_out_before_[0], h.total,
-                                     h.prompts);
-    }
-    out.final_loss = policy_loss;
-    const std::int64_t done = ceiling_hit ? steps : step + 1;
-    out.steps_done = done;
-    const int stop =
-        services.end_step(ctx_.step_offset + done, last, line, [&] { return capture(done); });
-    if ((step + 1) % cfg.log.every == 0 || last || step == first_step)
-      services.print(fmt::format("step {:>5}/{} | {} | reward {:.3f} | accuracy {:.2f} | kl {:.4f} | beta {:.4f} | "
-                                 "len {:.1f} | policy_loss {:.4f}{} | {:.2f} s/step | ETA {:.0f}s",
-                                 global + 1, ctx_.total_steps, kind(), mean_reward,
-                                 line["rollout_accuracy"].get<double>(), kl, beta, all[D + 1] / n_samples,
-                                 policy_loss,
-                                 is_ppo() ? fmt::format(" | value_loss {:.4f}", line["value_loss"].get<double>())
-                                          : std::string(),
-                                 dt, avg_step * static_cast<double>(steps - step - 1)));
-    if (eval_now) services.print(format_eval(ctx_.evals->back()));
-    if (last) {
-      const EvalResult& e = ctx_.evals->back();
-      out.summary = fmt::format(
-          "held-out accuracy {:.1f}% -> {:.1f}%, well-formed {:.1f}% -> {:.1f}%, mean reward {:.3f} "
-          "(first step) -> {:.3f} (last step){}, final KL {:.4f}{}",
-          100.0 * summary_[0], 100.0 * overall_accuracy(e.levels), 100.0 * summary_[1],
-          100.0 * format_fraction(e.levels), summary_[2], last_reward, held_out_summary, last_kl,
-          ceiling_hit ? fmt::format(" (stopped by kl_ceiling at step {})", global + 1) : std::string());
-      services.print(fmt::format("{} summary: {}", ctx_.phase.name(), out.summary));
-      break;
-    }
-    if (stop != 0) {
-      out.stopped_by_signal = stop;
-      break;
-    }
+    held_out_summary =
+        fmt::format(", held-out reward {:.4f} -> {:.4f} ({} prompts)", held_out_before_[0], h.total, h.prompts);
+  }
+  out.progress = fmt::format(
+      "step {:>5}/{} | {} | reward {:.3f} | accuracy {:.2f} | kl {:.4f} | beta {:.4f} | len {:.1f} | policy_loss "
+      "{:.4f}{} | {:.2f} s/step | ETA {:.0f}s",
+      in.global + 1, ctx_.total_steps, kind(), mean_reward, line["rollout_accuracy"].get<double>(), kl, step_.beta,
+      s.response_tokens / n_samples, policy_loss,
+      is_ppo() ? fmt::format(" | value_loss {:.4f}", line["value_loss"].get<double>()) : std::string(), timing.seconds,
+      timing.eta_s);
+  if (last) {
+    POUCH_CHECK(eval != nullptr, "the last alignment step without its evaluation");
+    out.summary = fmt::format(
+        "held-out accuracy {:.1f}% -> {:.1f}%, well-formed {:.1f}% -> {:.1f}%, mean reward {:.3f} "
+        "(first step) -> {:.3f} (last step){}, final KL {:.4f}{}",
+        100.0 * summary_[0], 100.0 * overall_accuracy(eval->levels), 100.0 * summary_[1],
+        100.0 * format_fraction(eval->levels), summary_[2], mean_reward, held_out_summary, ceiling ? kl_after : kl,
+        step_.ceiling_hit ? fmt::format(" (stopped by kl_ceiling at step {})", in.global + 1) : std::string());
+    out.after.push_back(fmt::format("{} summary: {}", ctx_.phase.name(), out.summary));
   }
   return out;
 }
 
+PhaseOutcome AlignmentPhase::run(std::int64_t first_step) {
+  const RunConfig& cfg = ctx_.cfg;
+  ctx_.model.set_recompute(cfg.train.recompute);
+  if (critic_) critic_->set_recompute(cfg.train.recompute);
+  policy_dp_ = make_dp_reducer(ctx_, ctx_.model.parameters(), nullptr);
+  if (head_) head_dp_ = make_dp_reducer(ctx_, head_store_, nullptr);
+  if (critic_) critic_dp_ = make_dp_reducer(ctx_, critic_->parameters(), nullptr);
+
+  const std::int64_t B_eval = std::max<std::int64_t>(1, cfg.train.batch_size / ctx_.ranks.dp_size());
+  const Tensor ex = ctx_.be.empty({B_eval, cfg.model.seq_len}, DType::I32);
+  const Tensor ey = ctx_.be.empty({B_eval, cfg.model.seq_len}, DType::I32);
+  if (first_step == 0) evaluate_start(ex, ey);
+
+  PhaseLoopHooks hooks;
+  hooks.step = [this](const StepInput& in) { return step(in); };
+  hooks.evaluate = [&](std::int64_t global_step) -> const EvalResult& { return ctx_.record_eval(global_step, ex, ey); };
+  hooks.report = [this](const StepInput& in, const StepResult&, const StepTiming& timing, const EvalResult* eval,
+                        bool last) { return report(in, timing, eval, last); };
+  hooks.capture = [this](std::int64_t in_phase_steps) { return capture(in_phase_steps); };
+  return run_phase_steps(ctx_, first_step, hooks);
+}
 }  // namespace
 
 std::unique_ptr<Phase> make_alignment_phase(const PhaseContext& ctx) { return std::make_unique<AlignmentPhase>(ctx); }

@@ -3,11 +3,14 @@
 #include <cmath>
 #include <vector>
 
+#include "phases/common/progress.h"
+#include "runtime/error.h"
+
 namespace pouch {
 
-double accumulate_gradients(const PhaseContext& ctx, GradientBucketReducer* reducer, const Tensor& x, const Tensor& y,
-                            float dloss, const std::function<void(std::int64_t micro)>& fill,
-                            std::int64_t global_step, bool overflow_is_possible) {
+double accumulate_gradients(const PhaseContext& ctx, DpReducer* reducer, const Tensor& x, const Tensor& y, float dloss,
+                            const std::function<void(std::int64_t micro)>& fill, std::int64_t global_step,
+                            bool overflow_is_possible) {
   GPT& model = ctx.model;
   const std::int64_t A = ctx.cfg.train.grad_accum;
   std::vector<double> loss = {0.0, 0.0};  // sum and count of this rank's target losses
@@ -29,36 +32,21 @@ double accumulate_gradients(const PhaseContext& ctx, GradientBucketReducer* redu
   return mean;
 }
 
-StepMeter::StepMeter(const PhaseContext& ctx)
-    : ctx_(ctx),
-      tokens_per_step_(static_cast<double>(ctx.cfg.train.batch_size * ctx.cfg.model.seq_len * ctx.cfg.train.grad_accum)),
-      flops_per_token_(ctx.model.train_flops_per_token(ctx.cfg.model.seq_len)),
-      job_peak_(ctx.peak_gflops * 1e9 * ctx.ranks.world_size) {}
-
-nlohmann::json StepMeter::finish(std::int64_t step, std::int64_t first_step, Clock::time_point t0, double loss,
-                                 float lr, double grad_norm, PhaseOutcome& out) {
-  const double dt = seconds_since(t0);
-  out.train_seconds += dt;
-  out.tokens += tokens_per_step_;
-  out.flops += flops_per_token_ * tokens_per_step_;
-  out.final_loss = loss;
-  out.steps_done = step + 1;
-  avg_step_ = step == first_step ? dt : 0.9 * avg_step_ + 0.1 * dt;
-  tok_s_ = tokens_per_step_ / dt;
-  mfu_ = flops_per_token_ * tok_s_ / job_peak_;
-  return {{"step", ctx_.step_offset + step + 1},
-          {"phase", ctx_.phase.index},
-          {"phase_kind", std::string(phase_kind_name(ctx_.phase.kind))},
-          {"loss", loss},
-          {"lr", lr},
-          {"grad_norm", grad_norm},
-          {"tokens_per_s", tok_s_},
-          {"mfu", mfu_}};
+StepResult next_token_result(const RunConfig& cfg, double flops_per_token, double loss) {
+  StepResult r;
+  r.loss = loss;
+  r.tokens = static_cast<double>(cfg.train.batch_size * cfg.model.seq_len * cfg.train.grad_accum);
+  r.flops_per_token = flops_per_token;
+  return r;
 }
 
-ProgressInfo StepMeter::progress(std::int64_t step, double loss, float lr) const {
-  return {ctx_.step_offset + step + 1, ctx_.total_steps, loss, lr, tok_s_, mfu_,
-          avg_step_ * static_cast<double>(ctx_.phase.steps - step - 1)};
+StepReport next_token_report(const PhaseContext& ctx, const StepInput& in, const StepResult& result,
+                             const StepTiming& timing, double grad_norm) {
+  StepReport report;
+  report.line = {{"grad_norm", grad_norm}, {"tokens_per_s", timing.tokens_per_s}, {"mfu", timing.mfu}};
+  report.progress = format_progress(
+      {in.global + 1, ctx.total_steps, result.loss, in.lr, timing.tokens_per_s, timing.mfu, timing.eta_s});
+  return report;
 }
 
 }  // namespace pouch

@@ -3,16 +3,13 @@
 // next-token training: the micro-batch loop (forward with the scaled dloss,
 // backward, the data-parallel reducer on the last micro-batch), the mean
 // loss over the data-parallel group with the divergence check, and the
-// step's timing (tokens/s, MFU, the ETA's moving average).
+// step's result and report for the phase loop (phases/common/phase_loop.h).
 #include <cstdint>
 #include <functional>
 
-#include <nlohmann/json.hpp>
-
-#include "parallel/gradient_bucket_reducer.h"
+#include "phases/common/dp_reducer.h"
+#include "phases/common/phase_loop.h"
 #include "phases/schedule/phase.h"
-#include "phases/common/progress.h"
-#include "runtime/stopwatch.h"
 
 namespace pouch {
 
@@ -21,24 +18,17 @@ namespace pouch {
 // null) reduces during the last backward. Returns the mean target loss over
 // every rank; a non-finite loss is an error unless `overflow_is_possible`
 // (fp16: the loss scaler skips that step instead).
-double accumulate_gradients(const PhaseContext& ctx, GradientBucketReducer* reducer, const Tensor& x, const Tensor& y,
-                            float dloss, const std::function<void(std::int64_t micro)>& fill,
-                            std::int64_t global_step, bool overflow_is_possible);
+double accumulate_gradients(const PhaseContext& ctx, DpReducer* reducer, const Tensor& x, const Tensor& y, float dloss,
+                            const std::function<void(std::int64_t micro)>& fill, std::int64_t global_step,
+                            bool overflow_is_possible);
 
-// Times the steps of a phase and fills its outcome's totals.
-class StepMeter {
- public:
-  explicit StepMeter(const PhaseContext& ctx);
-  // The step that just ended (in-phase `step`, started at t0): adds it to
-  // `out` and returns the metrics line's common fields.
-  nlohmann::json finish(std::int64_t step, std::int64_t first_step, Clock::time_point t0, double loss, float lr,
-                        double grad_norm, PhaseOutcome& out);
-  ProgressInfo progress(std::int64_t step, double loss, float lr) const;
+// A step of mean loss `loss` over B·T·A tokens at `flops_per_token`
+// (GPT::train_flops_per_token at the phase start).
+StepResult next_token_result(const RunConfig& cfg, double flops_per_token, double loss);
 
- private:
-  const PhaseContext& ctx_;
-  double tokens_per_step_, flops_per_token_, job_peak_;
-  double avg_step_ = 0.0, tok_s_ = 0.0, mfu_ = 0.0;
-};
+// The metrics (grad_norm, tokens_per_s, mfu) and progress line of a
+// next-token step (phases/common/progress.h).
+StepReport next_token_report(const PhaseContext& ctx, const StepInput& in, const StepResult& result,
+                             const StepTiming& timing, double grad_norm);
 
 }  // namespace pouch

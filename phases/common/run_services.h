@@ -1,8 +1,9 @@
 #pragma once
 // What every phase of a run shares: the console (rank 0 prints), the metrics
-// file, and the checkpoint writer with its rules for when to write. Each
-// phase ends every optimizer step with end_step(), so stop signals,
-// periodic and phase-end checkpoints behave the same in every phase.
+// file, and the checkpoint writer with its rules for when to write. The
+// phase loop (phases/common/phase_loop.h) ends every optimizer step of every
+// phase with end_step(), so stop signals, periodic and phase-end
+// checkpoints behave the same in every phase.
 #include <chrono>
 #include <cstdint>
 #include <functional>

@@ -1,7 +1,6 @@
 #include "phases/continual/continual_phase.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -9,22 +8,21 @@
 #include "checkpoint/serving_versions.h"
 #include "data/arith_problem.h"
 #include "data/stable_hash.h"
-#include "parallel/gradient_bucket_reducer.h"
 #include "parallel/uniform_error.h"
+#include "phases/common/dp_reducer.h"
+#include "phases/common/next_token_step.h"
+#include "phases/common/phase_loop.h"
+#include "phases/common/phase_precision.h"
+#include "phases/common/progress.h"
 #include "phases/continual/continual_batches.h"
 #include "phases/continual/continual_summary.h"
 #include "phases/continual/ewc_penalty.h"
-#include "phases/schedule/fault_injection.h"
-#include "phases/common/next_token_step.h"
-#include "phases/common/phase_precision.h"
-#include "phases/common/progress.h"
 #include "phases/schedule/run_state.h"
 #include "phases/schedule/schedule_runner.h"
 #include "phases/schedule/world_agreement.h"
 #include "runtime/adamw_optimizer.h"
 #include "runtime/log.h"
 #include "runtime/rng.h"
-#include "runtime/stopwatch.h"
 
 namespace pouch {
 
@@ -87,15 +85,12 @@ class ContinualPhase final : public Phase {
       for (auto& p : model.lora_parameters())
         if (p.name.ends_with(".lora_B")) p.lr_scale = static_cast<float>(cc_.lora_plus_ratio);
       optimizer_ = std::make_unique<AdamWOptimizer>(model.lora_parameters(), optim_cfg_, ctx.be);
+      // The grad-ready hook does not announce adapter parameters: one
+      // all-reduce of their flat buffer after backward.
+      reducer_ = make_dp_reducer(ctx, model.lora_parameters(), nullptr);
     } else {
       optimizer_ = std::make_unique<AdamWOptimizer>(model.parameters(), optim_cfg_, ctx.be);
-      if (dp > 1) {
-        reducer_ = std::make_unique<GradientBucketReducer>(
-            model.parameters(), *ctx.ranks.dp,
-            GradientBucketReducer::Options{static_cast<std::int64_t>(cfg.parallel.bucket_mb * (1 << 20)),
-                                           cfg.parallel.overlap});
-        model.set_grad_ready_hook([this](const Parameter& p) { reducer_->mark_ready(p); });
-      }
+      reducer_ = make_dp_reducer(ctx, model.parameters(), &model);
       if (cc_.ewc_lambda > 0) ewc_ = std::make_unique<EwcPenalty>(model.parameters(), ctx.be);
     }
     for (int l = 1; l <= static_cast<int>(cfg.data.task_max_level); ++l) eval_levels_.push_back(l);
@@ -104,7 +99,6 @@ class ContinualPhase final : public Phase {
 
   ~ContinualPhase() override {
     GPT& model = ctx_.model;
-    model.set_grad_ready_hook({});
     model.set_recompute(prev_recompute_);
     // Stopped before the last step (a signal): the adapters live on in the
     // checkpoint; leave the model as the phase found it.
@@ -132,7 +126,6 @@ class ContinualPhase final : public Phase {
   CheckpointState capture(std::int64_t in_phase_steps) const;
   void estimate_fisher(const Tensor& x, const Tensor& y);
   void zero_grads() const;
-  void reduce_lora_grads() const;
   // Adapters into the base at the last step; afterwards the model is a plain GPT.
   void merge_adapters();
   // Publishes the model's (merged) weights as `version` to <run_dir>/serve;
@@ -146,7 +139,7 @@ class ContinualPhase final : public Phase {
   ContinualBatches batches_;
   bool prev_recompute_;
   std::unique_ptr<AdamWOptimizer> optimizer_;  // null after the merge
-  std::unique_ptr<GradientBucketReducer> reducer_;
+  std::unique_ptr<DpReducer> reducer_;         // the trained store's; null at dp = 1
   std::unique_ptr<EwcPenalty> ewc_;
   bool merged_ = false;
   std::vector<int> eval_levels_;        // old levels 1..task_max_level, then the new level
@@ -178,7 +171,7 @@ CheckpointState ContinualPhase::capture(std::int64_t in_phase_steps) const {
   const std::int64_t tokens = tokens_per_step() * global;
   CheckpointState s;
   if (!lora() && !merged_) {
-    s = capture_run_state(model, *optimizer_, RunPosition{}, 1, 1, "");
+    s = capture_run_state(model, *optimizer_, RunPosition{});
     std::size_t i = 0;
     for (const auto& p : model.parameters()) s.model[i++].local = precision_.master_of(p);
   } else {
@@ -203,7 +196,7 @@ void ContinualPhase::restore(const std::string& file, bool verify) {
   // EWC buffers): read straight into them.
   CheckpointState s;
   if (!lora()) {
-    s = capture_run_state(model, *optimizer_, RunPosition{}, 1, 1, "");
+    s = capture_run_state(model, *optimizer_, RunPosition{});
     s.data_per_rank.clear();
   } else {
     for (const auto& p : model.parameters()) s.model.push_back({p.name, p.full_shape, p.shard, p.value});
@@ -245,13 +238,6 @@ void ContinualPhase::zero_grads() const {
   if (ctx_.model.lora_enabled()) ctx_.model.lora_parameters().zero_grad();
 }
 
-void ContinualPhase::reduce_lora_grads() const {
-  // The grad-ready hook does not announce adapter parameters: one all-reduce
-  // of the flat buffer after backward (dloss already divides by the global
-  // token count, so the sum is the mean).
-  if (ctx_.ranks.dp_size() > 1) ctx_.ranks.dp->all_reduce(ctx_.model.lora_parameters().grads(), ReduceOp::Sum);
-}
-
 void ContinualPhase::estimate_fisher(const Tensor& x, const Tensor& y) {
   GPT& model = ctx_.model;
   const std::int64_t B = ctx_.cfg.train.batch_size, T = ctx_.cfg.model.seq_len;
@@ -282,6 +268,7 @@ void ContinualPhase::merge_adapters() {
   precision_.finish();
   model.merge_lora();  // collective under tensor parallelism
   optimizer_.reset();  // its store went with the adapters
+  reducer_.reset();
   model.set_base_frozen(false);
   merged_ = true;
 }
@@ -327,7 +314,6 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
   RunServices& services = ctx_.services;
   const std::int64_t B = cfg.train.batch_size, T = cfg.model.seq_len, A = cfg.train.grad_accum;
   const std::int64_t B_local = B / ranks.dp_size();
-  const std::int64_t steps = ctx_.phase.steps;
   model.set_recompute(cc_.recompute);
   // The trained store's values become the 16-bit working copy of fp32
   // masters (the frozen base of isolation = lora stays fp32).
@@ -342,48 +328,41 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
       ewc_ ? fmt::format(", EWC lambda {} over {} batches", cc_.ewc_lambda, cc_.ewc_batches) : std::string(),
       precision_name(precision_.precision())));
 
-  PhaseOutcome out;
-  out.steps_done = first_step;
   const Tensor x = be.empty({B_local, T}, DType::I32), y = be.empty({B_local, T}, DType::I32);
-  auto record_eval = [&](std::int64_t global_step) -> const EvalResult& {
-    ctx_.evals->push_back(evaluate(model, ctx_.data, cfg, ranks, global_step, x, y, eval_levels_));
-    return ctx_.evals->back();
-  };
   if (first_step == 0) {
-    const EvalResult& e = record_eval(ctx_.step_offset);
+    const EvalResult& e = ctx_.record_eval(ctx_.step_offset, x, y, eval_levels_);
     before_ = e.levels;
     services.print(format_eval(e));
     if (ewc_) estimate_fisher(x, y);
   }
   POUCH_CHECK(before_.size() == eval_levels_.size(), "continual phase without its start evaluation");
 
-  const std::int64_t eval_every = ctx_.eval_every();
-  StepMeter meter(ctx_);
   const float dloss = 1.0f / static_cast<float>(B * T * A);
-  const auto fault = fault_plan_from_env();
-  for (std::int64_t step = first_step; step < steps; ++step) {
-    const std::int64_t global = ctx_.step_offset + step;
-    maybe_inject_fault(fault, ranks.world_rank, global + 1);
-    const auto t0 = Clock::now();
-    const float lr = lr_at(optim_cfg_, step, steps);
+  const double flops_per_token = model.train_flops_per_token(T);
+  // What the step leaves for its report.
+  OptimizerStepStats stats;
+  double penalty = 0.0;
+  bool applied = false;
+  PhaseLoopHooks hooks;
+  hooks.step = [&](const StepInput& in) {
     zero_grads();
     const double mean_loss = accumulate_gradients(
         ctx_, reducer_.get(), x, y, dloss * static_cast<float>(precision_.loss_scale()),
-        [&](std::int64_t micro) { batches_.fill(step, micro, ranks.dp_rank() * B_local, B_local, x.i32(), y.i32()); },
-        global + 1, precision_.precision() == Precision::FP16);
-    if (lora()) reduce_lora_grads();
-    OptimizerStepStats stats;
-    double penalty = 0.0;
-    const bool applied = precision_.apply_update(ranks, be, global + 1, [&] {
+        [&](std::int64_t micro) {
+          batches_.fill(in.step, micro, ranks.dp_rank() * B_local, B_local, x.i32(), y.i32());
+        },
+        in.global + 1, precision_.precision() == Precision::FP16);
+    stats = OptimizerStepStats{};
+    penalty = 0.0;
+    applied = precision_.apply_update(ranks, be, in.global + 1, [&] {
       if (ewc_) {
         // The penalty's gradient joins the data gradient before clipping.
         ewc_->add_gradient(master_values(), model.parameters().grads(), cc_.ewc_lambda);
         penalty = ewc_->penalty(master_values(), cc_.ewc_lambda);
       }
-      stats = optimizer_->step(lr, lora() ? model.lora_grad_norm() : model.grad_norm());
+      stats = optimizer_->step(in.lr, lora() ? model.lora_grad_norm() : model.grad_norm());
     });
-    const bool last = step + 1 == steps;
-    if (last) {
+    if (in.last) {
       // The boundary checkpoint, model.h5 and the next phase get the adapted
       // fp32 model.
       if (lora())
@@ -391,36 +370,32 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
       else
         precision_.finish();
     }
-    nlohmann::json line = meter.finish(step, first_step, t0, mean_loss, lr, stats.grad_norm, out);
+    return next_token_result(cfg, flops_per_token, mean_loss);
+  };
+  hooks.evaluate = [&](std::int64_t global_step) -> const EvalResult& {
+    return ctx_.record_eval(global_step, x, y, eval_levels_);
+  };
+  hooks.report = [&](const StepInput& in, const StepResult& r, const StepTiming& timing, const EvalResult* eval,
+                     bool last) {
+    StepReport report = next_token_report(ctx_, in, r, timing, stats.grad_norm);
+    nlohmann::json& line = report.line;
     line["replay_rows"] = batches_.replay_rows();
-    if (reducer_) line["comm_wait_s"] = reducer_->last_wait_seconds();
+    if (reducer_) reducer_->add_metrics(line);
     if (ewc_) line["ewc_penalty"] = penalty;
     precision_.add_metrics(line, applied);
-    const bool eval_now = last || (eval_every > 0 && (step + 1) % eval_every == 0);
-    std::string summary;
-    if (eval_now) {
-      const EvalResult& e = record_eval(global + 1);
-      add_eval_fields(line, e);
-      if (last) {
-        const ContinualSummary s = summarize_continual(before_, e.levels, static_cast<int>(cc_.new_level));
-        add_continual_summary_fields(line, s);
-        out.summary = format_continual_summary(s);
-        summary = fmt::format("{} summary: {}", ctx_.phase.name(), out.summary);
-      }
+    if (last) {
+      POUCH_CHECK(eval != nullptr, "the last continual step without its evaluation");
+      const ContinualSummary s = summarize_continual(before_, eval->levels, static_cast<int>(cc_.new_level));
+      add_continual_summary_fields(line, s);
+      report.summary = format_continual_summary(s);
+      report.after.push_back(fmt::format("{} summary: {}", ctx_.phase.name(), report.summary));
     }
-    if (last || (cc_.publish_every > 0 && (step + 1) % cc_.publish_every == 0))
-      line["published_version"] = publish(global + 1);
-    const ProgressInfo progress = meter.progress(step, mean_loss, lr);
-    std::vector<std::string> after;
-    if (eval_now) after.push_back(format_eval(ctx_.evals->back()));
-    if (!summary.empty()) after.push_back(summary);
-    const int stop = ctx_.end_step(step, first_step, line, [&] { return capture(step + 1); }, progress, after);
-    if (stop != 0 && !last) {
-      out.stopped_by_signal = stop;
-      break;
-    }
-  }
-  return out;
+    if (last || (cc_.publish_every > 0 && (in.step + 1) % cc_.publish_every == 0))
+      line["published_version"] = publish(in.global + 1);
+    return report;
+  };
+  hooks.capture = [this](std::int64_t in_phase_steps) { return capture(in_phase_steps); };
+  return run_phase_steps(ctx_, first_step, hooks);
 }
 
 }  // namespace

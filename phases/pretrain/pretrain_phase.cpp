@@ -1,21 +1,18 @@
 #include "phases/pretrain/pretrain_phase.h"
 
-#include <chrono>
 #include <cmath>
 
 #include <fmt/format.h>
 
 #include "data/curriculum_sampler.h"
-#include "parallel/gradient_bucket_reducer.h"
 #include "parallel/uniform_error.h"
-#include "phases/schedule/fault_injection.h"
+#include "phases/common/dp_reducer.h"
 #include "phases/common/next_token_step.h"
-#include "phases/common/progress.h"
+#include "phases/common/phase_loop.h"
+#include "phases/common/phase_precision.h"
 #include "phases/schedule/run_state.h"
 #include "runtime/adamw_optimizer.h"
 #include "runtime/log.h"
-#include "runtime/stopwatch.h"
-#include "phases/common/phase_precision.h"
 
 namespace pouch {
 
@@ -58,20 +55,8 @@ class PretrainPhase final : public Phase {
         optimizer_(ctx.model.parameters(), optim_cfg_, ctx.be),
         precision_(ctx.phase),
         sampler_(make_sampler(ctx)) {
-    const auto& cfg = ctx.cfg;
-    const int dp = ctx.ranks.dp_size();
-    if (dp > 1) {
-      reducer_ = std::make_unique<GradientBucketReducer>(
-          ctx.model.parameters(), *ctx.ranks.dp,
-          GradientBucketReducer::Options{static_cast<std::int64_t>(cfg.parallel.bucket_mb * (1 << 20)),
-                                         cfg.parallel.overlap});
-      ctx.model.set_grad_ready_hook([this](const Parameter& p) { reducer_->mark_ready(p); });
-      log_info("data-parallel gradient all-reduce: {} buckets of up to {} MiB, overlap {}", reducer_->num_buckets(),
-               cfg.parallel.bucket_mb, cfg.parallel.overlap ? "on" : "off");
-    }
+    reducer_ = make_dp_reducer(ctx, ctx.model.parameters(), &ctx.model);
   }
-
-  ~PretrainPhase() override { ctx_.model.set_grad_ready_hook({}); }
 
   // The weights in a checkpoint are the fp32 masters; the loss scaler's state
   // rides in /data_f64.
@@ -86,9 +71,9 @@ class PretrainPhase final : public Phase {
   CheckpointState capture(std::int64_t in_phase_steps) const {
     const std::int64_t tokens = tokens_per_step() * (ctx_.step_offset + in_phase_steps);
     const std::int64_t global = ctx_.step_offset + in_phase_steps;
-    CheckpointState s = capture_run_state(
-        ctx_.model, optimizer_, RunPosition{global, tokens, global * ctx_.cfg.train.grad_accum * ctx_.cfg.train.batch_size},
-        1, 1, "");
+    CheckpointState s =
+        capture_run_state(ctx_.model, optimizer_,
+                          RunPosition{global, tokens, global * ctx_.cfg.train.grad_accum * ctx_.cfg.train.batch_size});
     ctx_.stamp(s, global, tokens);
     std::size_t i = 0;
     for (const auto& p : ctx_.model.parameters()) s.model[i++].local = precision_.master_of(p);
@@ -104,7 +89,7 @@ class PretrainPhase final : public Phase {
   AdamWOptimizer optimizer_;
   PhasePrecision precision_;
   std::unique_ptr<CurriculumSampler> sampler_;
-  std::unique_ptr<GradientBucketReducer> reducer_;
+  std::unique_ptr<DpReducer> reducer_;  // null at dp = 1
 };
 
 PhaseOutcome PretrainPhase::run(std::int64_t first_step) {
@@ -112,42 +97,32 @@ PhaseOutcome PretrainPhase::run(std::int64_t first_step) {
   GPT& model = ctx_.model;
   Backend& be = ctx_.be;
   const TrainRanks& ranks = ctx_.ranks;
-  RunServices& services = ctx_.services;
   const std::int64_t B = cfg.train.batch_size, T = cfg.model.seq_len, A = cfg.train.grad_accum;
   const std::int64_t B_local = B / ranks.dp_size();
-  const std::int64_t steps = ctx_.phase.steps;
   model.set_recompute(cfg.train.recompute);
   precision_.begin(model, model.parameters());
   if (precision_.mixed())
     log_info("{}: {} weights and block activations, fp32 master weights and accumulation{}", ctx_.phase.name(),
              precision_name(precision_.precision()),
              precision_.precision() == Precision::FP16 ? fmt::format(", dynamic loss scale {}", precision_.loss_scale())
-                                                      : "");
-  int sampler_level = -1;
-
-  PhaseOutcome out;
-  out.steps_done = first_step;
+                                                       : "");
   const Tensor x = be.empty({B_local, T}, DType::I32), y = be.empty({B_local, T}, DType::I32);
-  const std::int64_t eval_every = ctx_.eval_every();
-  auto record_eval = [&](std::int64_t global_step) -> const EvalResult& {
-    ctx_.evals->push_back(evaluate(model, ctx_.data, cfg, ranks, global_step, x, y));
-    return ctx_.evals->back();
-  };
-  if (eval_every > 0 && first_step == 0) services.print(format_eval(record_eval(ctx_.step_offset)));
+  if (ctx_.eval_every() > 0 && first_step == 0)
+    ctx_.services.print(format_eval(ctx_.record_eval(ctx_.step_offset, x, y)));
 
-  StepMeter meter(ctx_);
   const float dloss = 1.0f / static_cast<float>(B * T * A);
-  const auto fault = fault_plan_from_env();
-  for (std::int64_t step = first_step; step < steps; ++step) {
-    const std::int64_t global = ctx_.step_offset + step;
-    maybe_inject_fault(fault, ranks.world_rank, global + 1);
-    const auto t0 = Clock::now();
-    const float lr = lr_at(optim_cfg_, step, steps);
-    if (sampler_ && sampler_->max_level_at(step) != sampler_level) {
-      sampler_level = sampler_->max_level_at(step);
-      const std::int64_t epoch = sampler_->epoch_of(global * A * B);
-      services.print(fmt::format("curriculum at step {}: {}", global + 1,
-                                 sampler_->summary(epoch, sampler_level).to_string()));
+  const double flops_per_token = model.train_flops_per_token(T);
+  int sampler_level = -1;
+  // What the step leaves for its report.
+  OptimizerStepStats stats;
+  bool applied = false;
+  PhaseLoopHooks hooks;
+  hooks.step = [&](const StepInput& in) {
+    if (sampler_ && sampler_->max_level_at(in.step) != sampler_level) {
+      sampler_level = sampler_->max_level_at(in.step);
+      const std::int64_t epoch = sampler_->epoch_of(in.global * A * B);
+      ctx_.services.print(
+          fmt::format("curriculum at step {}: {}", in.global + 1, sampler_->summary(epoch, sampler_level).to_string()));
     }
     model.parameters().zero_grad();
     const double mean_loss = accumulate_gradients(
@@ -155,43 +130,41 @@ PhaseOutcome PretrainPhase::run(std::int64_t first_step) {
         [&](std::int64_t micro) {
           // Sequences are numbered over the run (global steps), so a second
           // pretrain phase reads on where the first stopped.
-          const std::int64_t first_row = (global * A + micro) * B + ranks.dp_rank() * B_local;
+          const std::int64_t first_row = (in.global * A + micro) * B + ranks.dp_rank() * B_local;
           if (sampler_) {
             for (std::int64_t b = 0; b < B_local; ++b)
-              sampler_->sequence(first_row + b, step, x.i32() + b * T, y.i32() + b * T);
+              sampler_->sequence(first_row + b, in.step, x.i32() + b * T, y.i32() + b * T);
           } else {
             fill_batch(*ctx_.data.train, first_row, cfg.model.vocab_size, x, y);
           }
         },
-        global + 1, precision_.precision() == Precision::FP16);
-    OptimizerStepStats stats;
-    const bool applied =
-        precision_.apply_update(ranks, be, global + 1, [&] { stats = optimizer_.step(lr, model.grad_norm()); });
-    const bool last = step + 1 == steps;
+        in.global + 1, precision_.precision() == Precision::FP16);
+    stats = OptimizerStepStats{};
+    applied =
+        precision_.apply_update(ranks, be, in.global + 1, [&] { stats = optimizer_.step(in.lr, model.grad_norm()); });
     // The boundary checkpoint, model.h5 and the next phase get the fp32 masters.
-    if (last) precision_.finish();
-    nlohmann::json line = meter.finish(step, first_step, t0, mean_loss, lr, stats.grad_norm, out);
-    if (reducer_) line["comm_wait_s"] = reducer_->last_wait_seconds();
+    if (in.last) precision_.finish();
+    return next_token_result(cfg, flops_per_token, mean_loss);
+  };
+  hooks.evaluate = [&](std::int64_t global_step) -> const EvalResult& { return ctx_.record_eval(global_step, x, y); };
+  hooks.report = [&](const StepInput& in, const StepResult& r, const StepTiming& timing, const EvalResult* eval,
+                     bool last) {
+    StepReport report = next_token_report(ctx_, in, r, timing, stats.grad_norm);
+    nlohmann::json& line = report.line;
+    if (reducer_) reducer_->add_metrics(line);
     precision_.add_metrics(line, applied);
     if (sampler_) line["curriculum_level"] = sampler_level;
-    const bool eval_now = eval_every > 0 && ((step + 1) % eval_every == 0 || last);
-    if (eval_now) add_eval_fields(line, record_eval(global + 1));
-    const ProgressInfo progress = meter.progress(step, mean_loss, lr);
-    std::vector<std::string> after;
-    if (eval_now) after.push_back(format_eval(ctx_.evals->back()));
-    const int stop = ctx_.end_step(step, first_step, line, [&] { return capture(step + 1); }, progress, after);
     if (last) {
-      out.summary = fmt::format("final loss {:.4f}", mean_loss);
-      if (eval_now && !ctx_.evals->back().levels.empty())
-        out.summary += fmt::format(", held-out accuracy {:.1f}%", 100.0 * overall_accuracy(ctx_.evals->back().levels));
-      if (sampler_) out.summary += fmt::format(" ({})", describe_curriculum(sampler_->policy().curriculum));
+      report.summary = fmt::format("final loss {:.4f}", r.loss);
+      if (eval && !eval->levels.empty())
+        report.summary += fmt::format(", held-out accuracy {:.1f}%", 100.0 * overall_accuracy(eval->levels));
+      if (sampler_) report.summary += fmt::format(" ({})", describe_curriculum(sampler_->policy().curriculum));
     }
-    if (stop != 0 && !last) {
-      out.stopped_by_signal = stop;
-      break;
-    }
-  }
-  return out;
+    return report;
+  };
+  hooks.capture = [this](std::int64_t in_phase_steps) { return capture(in_phase_steps); };
+  hooks.evaluate_last_step = false;
+  return run_phase_steps(ctx_, first_step, hooks);
 }
 
 }  // namespace

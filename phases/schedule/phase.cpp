@@ -33,14 +33,10 @@ void PhaseContext::stamp(CheckpointState& s, std::int64_t global_step, std::int6
   if (!tokenizer_json.empty()) s.extra_attrs["tokenizer"] = tokenizer_json;
 }
 
-int PhaseContext::end_step(std::int64_t step, std::int64_t first_step, nlohmann::json& line,
-                           const std::function<CheckpointState()>& capture, const ProgressInfo& progress,
-                           const std::vector<std::string>& after) const {
-  const bool last = step + 1 == phase.steps;
-  const int stop = services.end_step(step_offset + step + 1, last, line, capture);
-  if ((step + 1) % cfg.log.every == 0 || last || step == first_step) services.print(format_progress(progress));
-  for (const auto& text : after) services.print(text);
-  return stop;
+const EvalResult& PhaseContext::record_eval(std::int64_t global_step, const Tensor& x, const Tensor& y,
+                                            const std::vector<int>& levels) const {
+  evals->push_back(evaluate(model, data, cfg, ranks, global_step, x, y, levels));
+  return evals->back();
 }
 
 std::unique_ptr<Phase> make_phase(const PhaseContext& ctx) {

@@ -17,12 +17,11 @@
 
 #include "model/gpt.h"
 #include "phases/common/evaluation.h"
-#include "phases/schedule/phase_config.h"
-#include "phases/common/progress.h"
-#include "phases/schedule/run_config.h"
 #include "phases/common/run_services.h"
-#include "phases/schedule/train_ranks.h"
 #include "phases/common/training_data.h"
+#include "phases/schedule/phase_config.h"
+#include "phases/schedule/run_config.h"
+#include "phases/schedule/train_ranks.h"
 
 namespace pouch {
 
@@ -47,15 +46,11 @@ struct PhaseContext {
   // Checkpoint metadata every phase writes: global step, phase kind and
   // index (/meta phase, phase_index), layout, config and tokenizer.
   void stamp(CheckpointState& state, std::int64_t global_step, std::int64_t tokens_seen) const;
-
-  // The end of in-phase step `step` (0-based) of a phase that resumed at
-  // `first_step`: RunServices::end_step (stop signal, checkpoint, metrics
-  // line), then the progress line every [log] every steps and at the first
-  // and last step, then `after` (evaluation lines, summaries). Returns the
-  // agreed stop signal.
-  int end_step(std::int64_t step, std::int64_t first_step, nlohmann::json& line,
-               const std::function<CheckpointState()>& capture, const ProgressInfo& progress,
-               const std::vector<std::string>& after = {}) const;
+  // Evaluates the model at `global_step` (phases/common/evaluation.h; x, y:
+  // this rank's batch buffers; `levels` empty: 1..data.task_max_level) and
+  // appends the result to *evals. Collective over the data-parallel group.
+  const EvalResult& record_eval(std::int64_t global_step, const Tensor& x, const Tensor& y,
+                                const std::vector<int>& levels = {}) const;
 };
 
 struct PhaseOutcome {

@@ -26,7 +26,7 @@ std::string_view phase_kind_name(PhaseKind kind);
 PhaseKind parse_phase_kind(std::string_view text, std::string_view key);
 
 // kind = pretrain (data/curriculum.h, data/source_weight_rules.h,
-// data/sample_sampler.h give the formulas).
+// data/curriculum_sampler.h give the formulas).
 struct PretrainPhaseConfig {
   std::string curriculum = "none";    // pacing: none | fixed_discrete | linear | root
   double curriculum_degree = 2.0;     // root: difficulty grows as (step/total)^(1/degree)

@@ -2,17 +2,11 @@
 
 namespace pouch {
 
-CheckpointState capture_run_state(const GPT& model, const AdamWOptimizer& optimizer, const RunPosition& position,
-                                  int tp, int dp, const std::string& config_ini, const std::string& tokenizer_json) {
+CheckpointState capture_run_state(const GPT& model, const AdamWOptimizer& optimizer, const RunPosition& position) {
   CheckpointState s;
   s.meta.step = position.step;
   s.meta.tokens_seen = position.tokens_seen;
-  s.meta.phase = "pretrain";
-  s.meta.tp = tp;
-  s.meta.dp = dp;
-  s.meta.config_ini = config_ini;
   s.model_config = model.config();
-  if (!tokenizer_json.empty()) s.extra_attrs["tokenizer"] = tokenizer_json;
   for (const auto& p : model.parameters()) {
     s.model.push_back({p.name, p.full_shape, p.shard, p.value});
     s.optim_m.push_back({p.name, p.full_shape, p.shard, optimizer.exp_avg_of(p)});
@@ -26,7 +20,7 @@ CheckpointState capture_run_state(const GPT& model, const AdamWOptimizer& optimi
 RunPosition restore_run_state(const std::string& path, GPT& model, AdamWOptimizer& optimizer, int rank,
                               bool verify) {
   // Read straight into the live buffers: the targets are views of them.
-  CheckpointState s = capture_run_state(model, optimizer, {}, 1, 1, "");
+  CheckpointState s = capture_run_state(model, optimizer, {});
   s.data_per_rank.clear();
   ReadOptions options;
   options.rank = rank;

@@ -3,9 +3,11 @@
 // this rank's shards of the weights and of AdamW's moments, AdamW's step
 // count, and where the run is (the optimizer step; the data order is a pure
 // function of the global sequence index, so the step fixes the data position
-// on every rank). Pre-training draws no other random numbers after
-// initialisation, so there is no RNG stream to save yet; later phases add
-// theirs to rng_per_rank.
+// on every rank). No phase carries an RNG stream from step to step (rollouts
+// and continual batches draw from streams keyed by the seed, the step and
+// the sample), so rng_per_rank stays empty. A phase adds its own tensors and
+// rows to the state, and PhaseContext::stamp the metadata (/meta phase,
+// layout, config, tokenizer).
 #include <cstdint>
 #include <string>
 
@@ -21,12 +23,10 @@ struct RunPosition {
   std::int64_t next_sequence = 0;  // the run's next global sequence index
 };
 
-// Views of this rank's tensors (no copies): valid while model and optimizer live.
-// `tokenizer_json` (may be empty) travels in /meta so `pouch ckpt convert`
-// can make a weights file that generates text.
-CheckpointState capture_run_state(const GPT& model, const AdamWOptimizer& optimizer, const RunPosition& position,
-                                  int tp, int dp, const std::string& config_ini,
-                                  const std::string& tokenizer_json = "");
+// Views of this rank's tensors (no copies): valid while model and optimizer
+// live. /meta holds the step, tokens seen and the model config; the rest of
+// /meta is the caller's (PhaseContext::stamp).
+CheckpointState capture_run_state(const GPT& model, const AdamWOptimizer& optimizer, const RunPosition& position);
 // Reads `path` into the model and optimizer (each rank its shards, whatever
 // the layout that wrote it) and returns the position. Errors name the file
 // and dataset.
