@@ -32,7 +32,8 @@ constexpr const char* kCkptUsage = R"(usage: pouch ckpt inspect PATH
 
 PATH is a checkpoint's state.h5, its step-N directory, or a checkpoint
 directory (its `latest` is used); export and convert also take a pouch
-weights file (model.h5) or an llm.c model file (told by its magic number).
+weights file (model.h5), and inspect, export and convert an llm.c model file
+(told by its magic number, 20240326).
 inspect  step, tokens seen, phase, the layout that wrote it, pouch and format
          versions, the model, every dataset's shape and size, the config, and
          the checksum verification.
@@ -142,6 +143,33 @@ int inspect(const std::string& path) {
   }
 }
 
+// An llm.c model file: its header, validated with the file's size.
+int inspect_llmc(const std::string& path) {
+  const LlmcHeader h = read_llmc_header(path);
+  GPTConfig c;
+  c.layers = h.num_layers;
+  c.d_model = h.channels;
+  c.heads = h.num_heads;
+  c.seq_len = h.max_seq_len;
+  c.vocab_size = h.vocab_size;
+  const bool bf16 = h.version == LlmcVersion::BF16;
+  std::printf("llm.c model file %s\n", path.c_str());
+  std::printf("  version %d (%s), %s\n", static_cast<int>(h.version), bf16 ? "bf16" : "fp32",
+              human_bytes(static_cast<double>(fs::file_size(path))).c_str());
+  std::printf(
+      "  model: layers %lld, d_model %lld, heads %lld, seq_len %lld, vocab_size %lld padded to %lld (%.2fM "
+      "parameters)\n",
+      static_cast<long long>(c.layers), static_cast<long long>(c.d_model), static_cast<long long>(c.heads),
+      static_cast<long long>(c.seq_len), static_cast<long long>(c.vocab_size),
+      static_cast<long long>(h.padded_vocab_size), static_cast<double>(c.num_parameters()) / 1e6);
+  std::printf(
+      "  for init_from: --model.layers=%lld --model.d_model=%lld --model.heads=%lld --model.seq_len=%lld "
+      "--model.vocab_size=%lld\n",
+      static_cast<long long>(c.layers), static_cast<long long>(c.d_model), static_cast<long long>(c.heads),
+      static_cast<long long>(c.seq_len), static_cast<long long>(c.vocab_size));
+  return 0;
+}
+
 std::map<std::string, std::string> weights_attrs(const std::string& path) {
   const Hdf5File f = Hdf5File::open(path);
   std::map<std::string, std::string> attrs;
@@ -249,6 +277,7 @@ int run_ckpt_command(const std::vector<std::string>& args) {
   };
   if (action == "inspect") {
     need(2);
+    if (fs::is_regular_file(rest[1]) && is_llmc_model_file(rest[1])) return inspect_llmc(rest[1]);
     return inspect(resolve_checkpoint(rest[1]));
   }
   if (action == "verify") {

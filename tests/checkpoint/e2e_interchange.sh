@@ -29,6 +29,9 @@ grep -q -- "--format llmc" help.log && grep -q "hf-gpt2" help.log && grep -q "20
 "$pouch" ckpt export --format llmc run/model.h5 model_from_h5.bin
 cmp model.bin model_from_h5.bin
 "$pouch" ckpt convert model.bin back.h5
+"$pouch" ckpt inspect model.bin > inspect.log
+grep -q "version 3 (fp32)" inspect.log && grep -q "vocab_size 64 padded to 128" inspect.log
+grep -q -- "--model.layers=1 --model.d_model=32 --model.heads=2 --model.seq_len=32 --model.vocab_size=64" inspect.log
 "$pouch" ckpt export --format llmc --dtype bf16 run/checkpoints model_bf16.bin
 $py - "$ckpt" <<'PY'
 import os, sys

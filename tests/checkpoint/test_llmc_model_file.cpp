@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 
@@ -189,6 +190,37 @@ TEST(LlmcModelFile, DamagedFilesAreClearErrors) {
 
   const std::string missing = dir.file("missing.bin");
   EXPECT_NE(error_of([&] { read_llmc_model(missing); }).find(missing), std::string::npos);
+}
+
+// Any value in any header word gives a model or a pouch::Error, never a
+// crash or a huge allocation (the size is checked before reading).
+TEST(LlmcModelFile, EveryHeaderWordMutationIsHandled) {
+  TempDir dir;
+  const GPTConfig c = small_config();
+  const std::string good = dir.file("good.bin");
+  write_llmc_model(good, c, testing::random_gpt_params(c, 8), LlmcVersion::FP32);
+  const std::string bytes = testing::read_text(good);
+  const std::int32_t values[] = {0, 1, -1, 2, 3, 5, 16, 127, 128, 129, 1 << 20, INT32_MAX, INT32_MIN};
+  int loaded = 0, refused = 0;
+  for (int word = 1; word < 8; ++word)
+    for (std::int32_t v : values) {
+      std::string mutated = bytes;
+      std::memcpy(mutated.data() + 4 * word, &v, 4);
+      const std::string path = dir.write("m.bin", mutated);
+      try {
+        const WeightsFile w = read_llmc_model(path);
+        EXPECT_EQ(w.params.size(), 2u + 12u * static_cast<std::size_t>(w.config.layers) + 2u);
+        ++loaded;
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+        ++refused;
+      }
+    }
+  // What loads: each word's own value (version 3, L 2, C 16, Vp 128), heads
+  // 1 and 16 (they divide C = 16) and vocab 127 and 128 (the padding beyond
+  // row 70 is zero); the other 82 mutations are refused.
+  EXPECT_EQ(loaded, 9);
+  EXPECT_EQ(refused, 82);
 }
 
 TEST(LlmcModelFile, ModelsLlmcCannotHoldAreRefused) {
