@@ -242,7 +242,8 @@ WeightsFile read_llmc_model(const std::string& path) {
       if (std::any_of(row.begin(), row.end(), [](float x) { return x != 0.0f; }))
         fail(
             "{}: wte row {} is vocabulary padding (rows {}..{} beyond vocab_size {}) but is not zero; pouch keeps "
-            "no padding rows and will not drop weights: zero the padding, or raise vocab_size in the header to {}",
+            "no padding rows and will not drop weights: zero those rows (llm.c never reads them), or write the "
+            "file with vocab_size {} so that every row is a token",
             path, r, V, h.padded_vocab_size - 1, V, h.padded_vocab_size);
     }
   }
