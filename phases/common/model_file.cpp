@@ -1,6 +1,7 @@
 #include "phases/common/model_file.h"
 
 #include "checkpoint/weights_file.h"
+#include "checkpoint/weights_source.h"
 
 namespace pouch {
 
@@ -25,7 +26,7 @@ LoadedModel load_model_file(const std::string& path, Backend& backend) {
 }
 
 void load_weights_into(GPT& model, const std::string& path) {
-  WeightsFile file = load_weights(path);
+  WeightsFile file = load_weights_any_format(path);
   const GPTConfig& want = model.config();
   const GPTConfig& got = file.config;
   if (got.layers != want.layers || got.d_model != want.d_model || got.heads != want.heads ||
