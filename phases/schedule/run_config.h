@@ -21,7 +21,7 @@ struct TrainConfig {
   std::int64_t grad_accum = 1;    // micro-batches per optimizer step
   std::int64_t steps = 1000;      // optimizer steps
   std::uint64_t seed = 1337;
-  std::string init_from;          // HDF5 weights file to start from; empty = random init
+  std::string init_from;          // pouch weights file (HDF5) or llm.c model file to start from; empty = random init
   bool recompute = false;         // activation checkpointing per block
   std::int64_t eval_every = 0;    // optimizer steps between evals (also at step 0 and the last step); 0 = off
   std::int64_t threads = 0;       // OpenMP/BLAS threads; 0 = all cores
