@@ -4,9 +4,11 @@
 
 namespace pouch::h5 {
 
+// Never destroyed: a file or handle held by a static object may close
+// during exit, after function-local statics are gone.
 std::recursive_mutex& library_mutex() {
-  static std::recursive_mutex mutex;
-  return mutex;
+  static auto* mutex = new std::recursive_mutex;
+  return *mutex;
 }
 
 void silence_errors() {

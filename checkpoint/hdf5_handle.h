@@ -19,7 +19,8 @@ namespace pouch::h5 {
 // error stack that explains a failure. That includes the H5T_NATIVE_*,
 // H5T_STD_*, H5T_IEEE_* and H5P_<class> macros, which call H5open(), and
 // every close (Handle and Hdf5File take the Lock themselves). Code outside
-// checkpoint/ never sees hdf5.h and never locks. The mutex is recursive:
+// checkpoint/ calls HDF5 only through it and never locks (a test that calls
+// HDF5 directly beside other threads takes a Lock). The mutex is recursive:
 // wrapper functions call each other while holding it. A thread-safe HDF5
 // build would add its own lock under this one, harmlessly.
 //

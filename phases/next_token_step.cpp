@@ -32,8 +32,7 @@ double accumulate_gradients(const PhaseContext& ctx, GradientBucketReducer* redu
 StepMeter::StepMeter(const PhaseContext& ctx)
     : ctx_(ctx),
       tokens_per_step_(static_cast<double>(ctx.cfg.train.batch_size * ctx.cfg.model.seq_len * ctx.cfg.train.grad_accum)),
-      flops_per_token_(ctx.model.train_flops_per_token(ctx.cfg.model.seq_len)),
-      job_peak_(ctx.peak_gflops * 1e9 * ctx.ranks.world_size) {}
+      flops_per_token_(ctx.model.train_flops_per_token(ctx.cfg.model.seq_len)) {}
 
 nlohmann::json StepMeter::finish(std::int64_t step, std::int64_t first_step, Clock::time_point t0, double loss,
                                  float lr, double grad_norm, PhaseOutcome& out) {
@@ -45,7 +44,7 @@ nlohmann::json StepMeter::finish(std::int64_t step, std::int64_t first_step, Clo
   out.steps_done = step + 1;
   avg_step_ = step == first_step ? dt : 0.9 * avg_step_ + 0.1 * dt;
   tok_s_ = tokens_per_step_ / dt;
-  mfu_ = flops_per_token_ * tok_s_ / job_peak_;
+  mfu_ = ctx_.peak->utilisation(flops_per_token_ * tokens_per_step_, dt);
   return {{"step", ctx_.step_offset + step + 1},
           {"phase", ctx_.phase.index},
           {"phase_kind", std::string(phase_kind_name(ctx_.phase.kind))},

@@ -37,7 +37,7 @@ class StepMeter {
 
  private:
   const PhaseContext& ctx_;
-  double tokens_per_step_, flops_per_token_, job_peak_;
+  double tokens_per_step_, flops_per_token_;
   double avg_step_ = 0.0, tok_s_ = 0.0, mfu_ = 0.0;
 };
 
