@@ -8,6 +8,14 @@
 // or the destructor joins it first. An error on the writer is rethrown by the
 // next submit() or wait().
 //
+// Threads: the background thread touches only its snapshot, the io
+// communicator and HDF5, whose calls checkpoint/ serializes under one lock,
+// so the training thread may read and write HDF5 files meanwhile. It must
+// not start a collective checkpoint write of its own while one is in
+// flight: write_now() joins first (rule 1 of the deadlock argument in
+// checkpoint/training_checkpoint.h). All methods belong to the training
+// thread.
+//
 // Memory: one extra copy of this rank's weights and moments while a write
 // is in flight.
 #include <exception>

@@ -155,8 +155,7 @@ std::string save_checkpoint(const std::string& dir, const CheckpointState& mine,
   group.on_rank0(fmt::format("to publish checkpoint '{}'", final_dir.string()), [&] {
     // The flush waits on the disk, the verifying re-read hashes the file
     // from the page cache: run them at once, and rename only after both. The
-    // helper thread makes plain fsync calls; HDF5 (not thread-safe in
-    // Debian's build) stays on this thread.
+    // helper thread makes plain fsync calls, no HDF5.
     std::exception_ptr flush_error;
     std::thread flusher([&] {
       try {

@@ -133,6 +133,7 @@ Hdf5File::Hdf5File(Hdf5File&& other) noexcept
     : path_(std::move(other.path_)), id_(std::exchange(other.id_, -1)), writable_(other.writable_) {}
 
 Hdf5File& Hdf5File::operator=(Hdf5File&& other) noexcept {
+  h5::Lock lock;
   if (this != &other) {
     if (id_ >= 0) H5Fclose(id_);
     path_ = std::move(other.path_);
@@ -143,6 +144,7 @@ Hdf5File& Hdf5File::operator=(Hdf5File&& other) noexcept {
 }
 
 Hdf5File::~Hdf5File() {
+  h5::Lock lock;
   if (id_ >= 0) H5Fclose(id_);
 }
 
@@ -158,12 +160,14 @@ h5::Handle file_access_plist() {
 }  // namespace
 
 Hdf5File Hdf5File::create(const std::string& path) {
+  h5::Lock lock;
   h5::silence_errors();
   h5::Handle fapl = file_access_plist();
   return create_with_access(path, fapl.get());
 }
 
 Hdf5File Hdf5File::create_with_access(const std::string& path, std::int64_t fapl) {
+  h5::Lock lock;
   h5::silence_errors();
   POUCH_CHECK(H5Pset_fclose_degree(fapl, H5F_CLOSE_SEMI) >= 0);
   hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
@@ -175,6 +179,7 @@ Hdf5File Hdf5File::open(const std::string& path) { return open_mode(path, false)
 Hdf5File Hdf5File::open_for_update(const std::string& path) { return open_mode(path, true); }
 
 Hdf5File Hdf5File::open_mode(const std::string& path, bool writable) {
+  h5::Lock lock;
   h5::silence_errors();
   std::error_code ec;
   auto status = std::filesystem::status(path, ec);
@@ -194,6 +199,7 @@ Hdf5File Hdf5File::open_mode(const std::string& path, bool writable) {
 }
 
 Hdf5File Hdf5File::open_image(const std::string& name, const void* bytes, std::size_t size) {
+  h5::Lock lock;
   h5::silence_errors();
   // HDF5 reads an image of size 0 as "no image" and would look for `name` on disk.
   if (size == 0) fail("'{}' is empty, not an HDF5 file: give a file written by pouch or h5py", name);
@@ -208,6 +214,7 @@ Hdf5File Hdf5File::open_image(const std::string& name, const void* bytes, std::s
 }
 
 void Hdf5File::close() {
+  h5::Lock lock;
   if (id_ < 0) return;
   herr_t status = H5Fclose(std::exchange(id_, -1));
   if (status < 0) fail("cannot finish writing HDF5 file '{}'{}: check free disk space", path_, cause());
@@ -219,6 +226,7 @@ void Hdf5File::require_writable(const char* what) const {
 }
 
 void Hdf5File::create_group(const std::string& group) {
+  h5::Lock lock;
   require_writable("create_group");
   h5::Handle gcpl = h5::plist(H5Pcreate(H5P_GROUP_CREATE));
   POUCH_CHECK(gcpl.valid() &&
@@ -228,6 +236,7 @@ void Hdf5File::create_group(const std::string& group) {
 }
 
 Hdf5Kind Hdf5File::kind(const std::string& object) const {
+  h5::Lock lock;
   POUCH_CHECK(id_ >= 0 && !object.empty() && object[0] == '/', "kind('{}') needs an absolute path", object);
   // H5Lexists fails (rather than answering no) when an intermediate group is
   // missing, so check each prefix of the path in turn.
@@ -249,6 +258,7 @@ Hdf5Kind Hdf5File::kind(const std::string& object) const {
 }
 
 std::vector<std::string> Hdf5File::children(const std::string& group) const {
+  h5::Lock lock;
   h5::Handle g = h5::group(H5Gopen2(id_, group.c_str(), H5P_DEFAULT));
   if (!g) fail("{}: cannot open group '{}'{}", path_, group, cause());
   H5G_info_t info;
@@ -273,6 +283,7 @@ std::vector<std::string> Hdf5File::children(const std::string& group) const {
 }
 
 void Hdf5File::write_dataset(const std::string& name, const Tensor& tensor) {
+  h5::Lock lock;
   require_writable("write_dataset");
   POUCH_CHECK(tensor.defined() && tensor.device() == Device::CPU, "write_dataset('{}') needs a CPU tensor", name);
   std::vector<hsize_t> dims(tensor.shape().begin(), tensor.shape().end());
@@ -327,16 +338,18 @@ void require_stored(const std::string& file_path, hid_t file, const DatasetInfo&
   if (H5Fget_filesize(file, &file_size) < 0) fail("{}: cannot read the file's size{}", file_path, cause());
   if (filters > 0 && stored <= file_size) {
     if (stored == 0 || bytes / stored >= kMaxFilterInflation)
-      fail("{}: dataset '{}' declares {} bytes but, through its {} HDF5 filter(s), the file stores {}: more than "
-           "{}:1, which no compression filter reaches; the file is damaged (or written with a filter pouch cannot "
-           "bound: rewrite it uncompressed)",
-           file_path, name, bytes, filters, stored, kMaxFilterInflation);
+      fail(
+          "{}: dataset '{}' declares {} bytes but, through its {} HDF5 filter(s), the file stores {}: more than "
+          "{}:1, which no compression filter reaches; the file is damaged (or written with a filter pouch cannot "
+          "bound: rewrite it uncompressed)",
+          file_path, name, bytes, filters, stored, kMaxFilterInflation);
     return;
   }
   if (stored < bytes || stored > file_size)
-    fail("{}: dataset '{}' declares {} bytes but the file stores {} of them{}: the file is damaged (cut short or "
-         "overwritten); use an earlier copy",
-         file_path, name, bytes, stored, stored > file_size ? fmt::format(", more than its {} bytes", file_size) : "");
+    fail(
+        "{}: dataset '{}' declares {} bytes but the file stores {} of them{}: the file is damaged (cut short or "
+        "overwritten); use an earlier copy",
+        file_path, name, bytes, stored, stored > file_size ? fmt::format(", more than its {} bytes", file_size) : "");
 }
 
 DatasetInfo inspect_dataset(const std::string& file_path, hid_t file, const std::string& name) {
@@ -354,7 +367,8 @@ DatasetInfo inspect_dataset(const std::string& file_path, hid_t file, const std:
     H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
     for (hsize_t d : dims)
       if (d > static_cast<hsize_t>(std::numeric_limits<std::int64_t>::max()))
-        fail("{}: dataset '{}' declares a dimension of {}: the file is damaged; use an earlier copy", file_path, name, d);
+        fail("{}: dataset '{}' declares a dimension of {}: the file is damaged; use an earlier copy", file_path, name,
+             d);
     info.shape.assign(dims.begin(), dims.end());
   } else if (space_class != H5S_SCALAR) {
     fail("{}: dataset '{}' has no data (an empty dataspace): write it with a shape", file_path, name);
@@ -365,11 +379,13 @@ DatasetInfo inspect_dataset(const std::string& file_path, hid_t file, const std:
 }  // namespace
 
 Shape Hdf5File::dataset_shape(const std::string& name) const {
+  h5::Lock lock;
   POUCH_CHECK(id_ >= 0, "dataset_shape on closed HDF5 file {}", path_);
   return inspect_dataset(path_, id_, name).shape;
 }
 
 Tensor Hdf5File::read_dataset(const std::string& name, DType dtype) const {
+  h5::Lock lock;
   POUCH_CHECK(id_ >= 0, "read_dataset on closed HDF5 file {}", path_);
   DatasetInfo info = inspect_dataset(path_, id_, name);
   bool want_float = dtype == DType::F32;
@@ -385,21 +401,25 @@ Tensor Hdf5File::read_dataset(const std::string& name, DType dtype) const {
 }
 
 void Hdf5File::set_attr_i64(const std::string& object, const std::string& key, std::int64_t value) {
+  h5::Lock lock;
   require_writable("set_attr_i64");
   write_attr(path_, id_, object, key, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
 }
 
 void Hdf5File::set_attr_f32(const std::string& object, const std::string& key, float value) {
+  h5::Lock lock;
   require_writable("set_attr_f32");
   write_attr(path_, id_, object, key, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &value);
 }
 
 void Hdf5File::set_attr_f64(const std::string& object, const std::string& key, double value) {
+  h5::Lock lock;
   require_writable("set_attr_f64");
   write_attr(path_, id_, object, key, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
 }
 
 void Hdf5File::set_attr_str(const std::string& object, const std::string& key, const std::string& value) {
+  h5::Lock lock;
   require_writable("set_attr_str");
   // A variable-length string lives in the file's global heap, so large texts
   // (a tokenizer's JSON) do not hit the 64 KiB limit of an object header.
@@ -412,6 +432,7 @@ void Hdf5File::set_attr_str(const std::string& object, const std::string& key, c
 }
 
 bool Hdf5File::has_attr(const std::string& object, const std::string& key) const {
+  h5::Lock lock;
   h5::Handle obj = open_object(path_, id_, object);
   return H5Aexists(obj.get(), key.c_str()) > 0;
 }
@@ -424,6 +445,7 @@ herr_t collect_attr_name(hid_t, const char* name, const H5A_info_t*, void* out) 
 }  // namespace
 
 std::vector<std::string> Hdf5File::attr_names(const std::string& object) const {
+  h5::Lock lock;
   h5::Handle obj = open_object(path_, id_, object);
   std::vector<std::string> names;
   hsize_t idx = 0;
@@ -433,6 +455,7 @@ std::vector<std::string> Hdf5File::attr_names(const std::string& object) const {
 }
 
 Hdf5AttrKind Hdf5File::attr_kind(const std::string& object, const std::string& key) const {
+  h5::Lock lock;
   h5::Handle attr = open_attribute(path_, id_, object, key);
   switch (attr_class(path_, attr.get(), object, key)) {
     case H5T_INTEGER:
@@ -447,6 +470,7 @@ Hdf5AttrKind Hdf5File::attr_kind(const std::string& object, const std::string& k
 }
 
 std::int64_t Hdf5File::get_attr_i64(const std::string& object, const std::string& key) const {
+  h5::Lock lock;
   h5::Handle attr = open_attribute(path_, id_, object, key);
   H5T_class_t c = attr_class(path_, attr.get(), object, key);
   if (c != H5T_INTEGER)
@@ -459,6 +483,7 @@ std::int64_t Hdf5File::get_attr_i64(const std::string& object, const std::string
 }
 
 double Hdf5File::get_attr_f64(const std::string& object, const std::string& key) const {
+  h5::Lock lock;
   h5::Handle attr = open_attribute(path_, id_, object, key);
   H5T_class_t c = attr_class(path_, attr.get(), object, key);
   if (c != H5T_FLOAT && c != H5T_INTEGER)
@@ -471,6 +496,7 @@ double Hdf5File::get_attr_f64(const std::string& object, const std::string& key)
 }
 
 std::string Hdf5File::get_attr_str(const std::string& object, const std::string& key) const {
+  h5::Lock lock;
   h5::Handle attr = open_attribute(path_, id_, object, key);
   H5T_class_t c = attr_class(path_, attr.get(), object, key);
   if (c != H5T_STRING)
@@ -485,9 +511,10 @@ std::string Hdf5File::get_attr_str(const std::string& object, const std::string&
     // fault, not an internal error (found by fuzzing: it used to abort here).
     H5T_cset_t cset = H5Tget_cset(file_type.get());
     if (cset != H5T_CSET_ASCII && cset != H5T_CSET_UTF8)
-      fail("{}: attribute '{}' of '{}' is a string of unknown character set {}: the file is damaged; use an "
-           "earlier copy",
-           path_, key, object, static_cast<int>(cset));
+      fail(
+          "{}: attribute '{}' of '{}' is a string of unknown character set {}: the file is damaged; use an "
+          "earlier copy",
+          path_, key, object, static_cast<int>(cset));
     h5::Handle mem = h5::datatype(H5Tcopy(H5T_C_S1));
     POUCH_CHECK(mem.valid() && H5Tset_size(mem.get(), H5T_VARIABLE) >= 0 && H5Tset_cset(mem.get(), cset) >= 0);
     char* data = nullptr;
@@ -504,9 +531,10 @@ std::string Hdf5File::get_attr_str(const std::string& object, const std::string&
   constexpr std::size_t kMaxFixedStringAttr = std::size_t{16} << 20;
   std::size_t size = H5Tget_size(file_type.get());
   if (size > kMaxFixedStringAttr)
-    fail("{}: attribute '{}' of '{}' declares a string of {} bytes (more than {}): the file is damaged; use an "
-         "earlier copy",
-         path_, key, object, size, kMaxFixedStringAttr);
+    fail(
+        "{}: attribute '{}' of '{}' declares a string of {} bytes (more than {}): the file is damaged; use an "
+        "earlier copy",
+        path_, key, object, size, kMaxFixedStringAttr);
   std::string value(size, '\0');
   if (size > 0 && H5Aread(attr.get(), file_type.get(), value.data()) < 0)
     fail("{}: cannot read attribute '{}' of '{}'{}", path_, key, object, cause());

@@ -10,6 +10,11 @@
 // they are. Every failure is a pouch::Error that names the file and the
 // object. hdf5.h stays out of this header: HDF5 is a private dependency of
 // pouch_checkpoint.
+//
+// Threads: every method (the destructor too) holds the process-wide HDF5
+// lock (hdf5_handle.h), so different files may be used from different
+// threads at once; their HDF5 calls run one at a time. One Hdf5File object,
+// like any object, is used by one thread at a time.
 #include <cstddef>
 #include <cstdint>
 #include <string>

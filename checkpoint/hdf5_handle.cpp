@@ -4,8 +4,16 @@
 
 namespace pouch::h5 {
 
+// Never destroyed: a file or handle held by a static object may close
+// during exit, after function-local statics are gone.
+std::recursive_mutex& library_mutex() {
+  static auto* mutex = new std::recursive_mutex;
+  return *mutex;
+}
+
 void silence_errors() {
-  thread_local bool silenced = false;
+  Lock lock;
+  static bool silenced = false;
   if (!silenced) {
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     silenced = true;
@@ -21,6 +29,7 @@ herr_t collect(unsigned, const H5E_error2_t* err, void* out) {
 }  // namespace
 
 std::string last_error() {
+  Lock lock;
   std::vector<std::string> messages;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect, &messages);
   H5Eclear2(H5E_DEFAULT);

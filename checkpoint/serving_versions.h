@@ -17,9 +17,9 @@
 // and its open fails to open: the reader retries with the new LATEST (on
 // POSIX a file already open stays readable after it is unlinked).
 //
-// One publisher per directory. HDF5 (Debian's build) is not thread-safe:
-// within one process, do not publish while another thread reads or writes
-// HDF5; `pouch serve` reads in its own process.
+// One publisher per directory. Any thread may publish or read while other
+// threads of the process use HDF5: checkpoint/ serializes HDF5 calls under
+// one lock (checkpoint/hdf5_handle.h).
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cstring>
 #include <exception>
@@ -29,8 +30,8 @@ namespace {
 
 constexpr const char* kChecksumAttr = "xxh64";
 // /meta attributes the format defines; other string attributes are extra_attrs.
-constexpr std::array<const char*, 9> kMetaKeys{"format_version", "pouch_version", "config", "phase",     "step",
-                                               "tokens_seen",    "tp",            "dp",     "world_size"};
+constexpr std::array<const char*, 9> kMetaKeys{
+    "format_version", "pouch_version", "config", "phase", "step", "tokens_seen", "tp", "dp", "world_size"};
 
 std::string cause() {
   std::string e = h5::last_error();
@@ -92,7 +93,8 @@ std::vector<Block> blocks_of(const ShardSpec& spec, const Shape& full) {
   const std::size_t nd = full.size();
   std::vector<hsize_t> dims(full.begin(), full.end());
   std::vector<hsize_t> zero(nd, 0);
-  if (spec.kind == ShardSpec::Kind::Replicated || (spec.ranks == 1 && spec.padded_rows == 0)) return {{zero, zero, dims}};
+  if (spec.kind == ShardSpec::Kind::Replicated || (spec.ranks == 1 && spec.padded_rows == 0))
+    return {{zero, zero, dims}};
   Shape local = shard_shape(spec, full);  // checks divisibility
   std::vector<Block> out;
   if (spec.kind == ShardSpec::Kind::Rows) {
@@ -223,8 +225,8 @@ struct Writer {
   void write(const std::string& name, hid_t file_type, hid_t mem_type, const Shape& full, const Shape& local,
              const void* data, const std::vector<Block>& blocks, std::size_t whole_bytes = 0) {
     h5::Handle fspace = simple_space(full);
-    h5::Handle dset =
-        h5::dataset(H5Dcreate2(file.id(), name.c_str(), file_type, fspace.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    h5::Handle dset = h5::dataset(
+        H5Dcreate2(file.id(), name.c_str(), file_type, fspace.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
     if (!dset) fail("{}: cannot create dataset '{}'{}", file.path(), name, cause());
     if (shape_numel(full) == 0) return;
     h5::Handle mspace = simple_space(local.empty() ? Shape{1} : local);
@@ -245,8 +247,9 @@ struct Writer {
     POUCH_CHECK(t.local.defined() && t.local.dtype() == DType::F32 && t.local.device() == Device::CPU,
                 "checkpoint tensor '{}' must be an f32 CPU tensor", name);
     POUCH_CHECK(!t.full_shape.empty(), "checkpoint tensor '{}' needs at least one dimension", name);
-    POUCH_CHECK(t.local.shape() == shard_shape(t.shard, t.full_shape), "checkpoint tensor '{}': local {} is not the shard of {}",
-                name, shape_str(t.local.shape()), shape_str(t.full_shape));
+    POUCH_CHECK(t.local.shape() == shard_shape(t.shard, t.full_shape),
+                "checkpoint tensor '{}': local {} is not the shard of {}", name, shape_str(t.local.shape()),
+                shape_str(t.full_shape));
     const bool split = t.shard.kind != ShardSpec::Kind::Replicated && t.shard.ranks > 1;
     if (split)
       POUCH_CHECK(t.shard.ranks == group.tp_size && t.shard.rank == group.tp_rank,
@@ -314,7 +317,6 @@ void check_same_structure(const std::string& path, const CheckpointState& s, con
         path);
 }
 
-
 void write_u64_attr(Hdf5File& file, const std::string& object, const char* key, std::uint64_t value) {
   h5::Handle obj = h5::object(H5Oopen(file.id(), object.c_str(), H5P_DEFAULT));
   if (!obj) fail("{}: cannot open '{}'{}", file.path(), object, cause());
@@ -366,8 +368,7 @@ std::uint64_t dataset_xxh64(const Hdf5File& file, const std::string& name) {
     count[0] = std::min(rows_per_slab, dims[0] - row);
     const hsize_t elems = count[0] * (row_bytes / elem);
     h5::Handle mspace = h5::dataspace(H5Screate_simple(1, &elems, nullptr));
-    if (!mspace ||
-        H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0 ||
+    if (!mspace || H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0 ||
         H5Dread(dset.get(), type.get(), mspace.get(), space.get(), H5P_DEFAULT, buf.data()) < 0)
       damaged();
     POUCH_CHECK(XXH64_update(state.get(), buf.data(), static_cast<std::size_t>(count[0]) * row_bytes) == XXH_OK);
@@ -427,10 +428,11 @@ void check_format(const Hdf5File& file) {
 void read_sharded(const Hdf5File& file, const std::string& name, ShardedTensor& t, bool phase = false) {
   if (file.kind(name) != Hdf5Kind::Dataset) {
     if (phase)
-      fail("{}: dataset '{}' is missing: the checkpoint holds no such state of the phase (written by another "
-           "phase, another phase config or an older pouch); start that state afresh or resume from a checkpoint of "
-           "this phase",
-           file.path(), name);
+      fail(
+          "{}: dataset '{}' is missing: the checkpoint holds no such state of the phase (written by another "
+          "phase, another phase config or an older pouch); start that state afresh or resume from a checkpoint of "
+          "this phase",
+          file.path(), name);
     fail("{}: dataset '{}' is missing: the checkpoint does not hold this model's parameter", file.path(), name);
   }
   Shape stored = file.dataset_shape(name);
@@ -464,7 +466,8 @@ void read_rows(const Hdf5File& file, const std::string& group, int rank, hid_t m
   for (const auto& key : file.children(group)) {
     std::string name = group + "/" + key;
     Shape shape = file.dataset_shape(name);
-    if (shape.size() != 2) fail("{}: dataset '{}' has shape {}, expected [ranks, n]", file.path(), name, shape_str(shape));
+    if (shape.size() != 2)
+      fail("{}: dataset '{}' has shape {}, expected [ranks, n]", file.path(), name, shape_str(shape));
     if (rank >= shape[0]) continue;
     std::vector<T> row(static_cast<std::size_t>(shape[1]));
     if (row.empty()) {
@@ -481,6 +484,28 @@ void read_rows(const Hdf5File& file, const std::string& group, int rank, hid_t m
     out[key] = std::move(row);
   }
 }
+
+// At most one collective (MPI-IO) checkpoint write per process at a time:
+// rule 1 of the deadlock argument in training_checkpoint.h. A second thread
+// that starts one while another is inside one is a programming error; it
+// throws here instead of hanging in MPI with the HDF5 lock held.
+class CollectiveWriteClaim {
+ public:
+  explicit CollectiveWriteClaim(const std::string& path) {
+    if (in_flight_.exchange(true))
+      fail(
+          "checkpoint '{}': another thread of this process is inside a collective checkpoint write; two at once "
+          "can deadlock across ranks: join the background writer first (AsyncCheckpointWriter::wait)",
+          path);
+  }
+  CollectiveWriteClaim(const CollectiveWriteClaim&) = delete;
+  CollectiveWriteClaim& operator=(const CollectiveWriteClaim&) = delete;
+  ~CollectiveWriteClaim() { in_flight_.store(false); }
+  static bool held() { return in_flight_.load(); }
+
+ private:
+  static inline std::atomic<bool> in_flight_{false};
+};
 
 }  // namespace
 
@@ -513,16 +538,20 @@ void CheckpointGroup::on_rank0(const std::string& what, const std::function<void
     Tensor status = Tensor::empty({1}, DType::I32);
     status.data<std::int32_t>()[0] = error ? 1 : 0;
     world->broadcast(status, 0);
-    if (rank != 0 && status.data<std::int32_t>()[0] != 0) fail("rank {}: rank 0 failed {}; its log says why", rank, what);
+    if (rank != 0 && status.data<std::int32_t>()[0] != 0)
+      fail("rank {}: rank 0 failed {}; its log says why", rank, what);
   }
   if (error) std::rethrow_exception(error);
 }
 
+bool collective_checkpoint_write_in_flight() { return CollectiveWriteClaim::held(); }
+
 void write_checkpoint_file(const std::string& path, const CheckpointState& mine, const CheckpointGroup& group) {
   POUCH_CHECK(group.size == 1 || group.world != nullptr, "a checkpoint group of {} ranks needs the world communicator",
               group.size);
-  POUCH_CHECK(mine.optim_m.size() == mine.optim_v.size() && (mine.optim_m.empty() || mine.optim_m.size() == mine.model.size()),
-              "optim_m and optim_v must be empty or hold one tensor per model tensor");
+  POUCH_CHECK(
+      mine.optim_m.size() == mine.optim_v.size() && (mine.optim_m.empty() || mine.optim_m.size() == mine.model.size()),
+      "optim_m and optim_v must be empty or hold one tensor per model tensor");
   for (const auto& t : mine.model) POUCH_CHECK(valid_name(t.name), "'{}' cannot be a dataset name", t.name);
   for (const auto& [k, v] : mine.rng_per_rank) POUCH_CHECK(valid_name(k), "'{}' cannot be a dataset name", k);
   for (const auto& [k, v] : mine.data_per_rank) POUCH_CHECK(valid_name(k), "'{}' cannot be a dataset name", k);
@@ -531,21 +560,27 @@ void write_checkpoint_file(const std::string& path, const CheckpointState& mine,
   for (const auto& [k, v] : mine.extra_attrs)
     POUCH_CHECK(std::find(kMetaKeys.begin(), kMetaKeys.end(), k) == kMetaKeys.end(),
                 "extra attribute '{}' collides with a /meta attribute", k);
+  std::optional<CollectiveWriteClaim> claim;
+  if (group.size > 1) claim.emplace(path);
   check_same_structure(path, mine, group);
 
-  h5::silence_errors();
-  h5::Handle fapl = h5::plist(H5Pcreate(H5P_FILE_ACCESS));
-  POUCH_CHECK(fapl.valid());
-  if (group.size > 1) {
-    auto* mpi = dynamic_cast<MpiCommunicator*>(group.world);
-    POUCH_CHECK(mpi != nullptr, "a checkpoint written by {} ranks needs an MPI world communicator, got '{}'", group.size,
-                group.world->name());
-    // HDF5 duplicates the communicator, so its MPI-IO traffic never mixes
-    // with the communicator's own collectives.
-    POUCH_CHECK(H5Pset_fapl_mpio(fapl.get(), mpi->mpi_comm(), MPI_INFO_NULL) >= 0);
-  }
+  // The HDF5 lock covers the collective part, whose MPI traffic is HDF5's own
+  // (on its duplicate of the communicator), and the rank-0 pass below; it is
+  // released for this function's own all-reduce and broadcasts.
   std::map<std::string, std::uint64_t> hashed;
   {
+    h5::Lock lock;
+    h5::silence_errors();
+    h5::Handle fapl = h5::plist(H5Pcreate(H5P_FILE_ACCESS));
+    POUCH_CHECK(fapl.valid());
+    if (group.size > 1) {
+      auto* mpi = dynamic_cast<MpiCommunicator*>(group.world);
+      POUCH_CHECK(mpi != nullptr, "a checkpoint written by {} ranks needs an MPI world communicator, got '{}'",
+                  group.size, group.world->name());
+      // HDF5 duplicates the communicator, so its MPI-IO traffic never mixes
+      // with the communicator's own collectives.
+      POUCH_CHECK(H5Pset_fapl_mpio(fapl.get(), mpi->mpi_comm(), MPI_INFO_NULL) >= 0);
+    }
     Hdf5File file = Hdf5File::create_with_access(path, fapl.get());
     std::optional<EarlyWriteback> writeback;
     if (group.size == 1) writeback.emplace(path);
@@ -563,8 +598,10 @@ void write_checkpoint_file(const std::string& path, const CheckpointState& mine,
       w.write_sharded("/optim/" + name + "/m", mine.optim_m[i]);
       w.write_sharded("/optim/" + name + "/v", mine.optim_v[i]);
     }
-    for (const auto& [k, v] : mine.rng_per_rank) w.write_rows("/rng/" + k, H5T_STD_U64LE, H5T_NATIVE_UINT64, v.size(), v.data());
-    for (const auto& [k, v] : mine.data_per_rank) w.write_rows("/data/" + k, H5T_STD_I64LE, H5T_NATIVE_INT64, v.size(), v.data());
+    for (const auto& [k, v] : mine.rng_per_rank)
+      w.write_rows("/rng/" + k, H5T_STD_U64LE, H5T_NATIVE_UINT64, v.size(), v.data());
+    for (const auto& [k, v] : mine.data_per_rank)
+      w.write_rows("/data/" + k, H5T_STD_I64LE, H5T_NATIVE_INT64, v.size(), v.data());
     for (const auto& [k, v] : mine.f64_per_rank)
       w.write_rows("/data_f64/" + k, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v.size(), v.data());
     // Group creation is collective too: every rank creates the same groups in
@@ -587,6 +624,7 @@ void write_checkpoint_file(const std::string& path, const CheckpointState& mine,
   // the same bytes, without reading the file back; a world of one writes
   // every dataset so). The publish protocol's verify still re-reads the file.
   group.on_rank0(fmt::format("to finish checkpoint '{}'", path), [&] {
+    h5::Lock lock;
     Hdf5File file = Hdf5File::open_for_update(path);
     const CheckpointMeta& m = mine.meta;
     file.set_attr_i64("/meta", "format_version", kCheckpointFormatVersion);
@@ -614,6 +652,7 @@ void write_checkpoint_file(const std::string& path, const CheckpointState& mine,
 std::int64_t verify_checkpoint_file(const std::string& path) { return verify_checkpoint_file(Hdf5File::open(path)); }
 
 std::int64_t verify_checkpoint_file(const Hdf5File& file) {
+  h5::Lock lock;
   const std::string& path = file.path();
   check_format(file);
   std::vector<std::string> datasets;
@@ -622,9 +661,10 @@ std::int64_t verify_checkpoint_file(const Hdf5File& file) {
     std::uint64_t stored = read_u64_attr(file, d, kChecksumAttr);
     std::uint64_t actual = dataset_xxh64(file, d);
     if (stored != actual)
-      fail("{}: dataset '{}' fails its checksum (stored xxh64 {:016x}, data hashes to {:016x}): the checkpoint is "
-           "corrupt; use an earlier one",
-           path, d, stored, actual);
+      fail(
+          "{}: dataset '{}' fails its checksum (stored xxh64 {:016x}, data hashes to {:016x}): the checkpoint is "
+          "corrupt; use an earlier one",
+          path, d, stored, actual);
   }
   return static_cast<std::int64_t>(datasets.size());
 }
@@ -634,6 +674,7 @@ void read_checkpoint_file(const std::string& path, CheckpointState& mine, const 
 }
 
 void read_checkpoint_file(const Hdf5File& file, CheckpointState& mine, const ReadOptions& options) {
+  h5::Lock lock;
   const std::string& path = file.path();
   if (options.verify) verify_checkpoint_file(file);
   check_format(file);
@@ -677,6 +718,7 @@ std::vector<std::pair<std::string, Shape>> list_phase_tensors(const std::string&
 }
 
 std::vector<std::pair<std::string, Shape>> list_phase_tensors(const Hdf5File& file) {
+  h5::Lock lock;
   std::vector<std::pair<std::string, Shape>> out;
   if (file.kind("/phase") != Hdf5Kind::Group) return out;
   std::vector<std::string> datasets;

@@ -23,6 +23,36 @@
 // joins each collective write with an empty selection. On read each rank
 // selects the hyperslabs of the ShardSpec it asks for, which need not be the
 // writer's: a file written at tp=2 loads at tp=1 or tp=4.
+//
+// Threads. Every function here may be called from any thread: their HDF5
+// work holds the process-wide HDF5 lock (checkpoint/hdf5_handle.h), taken
+// inside checkpoint/, never by callers. A write of several ranks holds it
+// while blocked in HDF5's MPI-IO collectives (file create, dataset create
+// and write, close: each waits for the same call on the other ranks). That
+// cannot deadlock, because of three rules:
+//  1. At most one thread per process is inside a collective write:
+//     write_checkpoint_file over more than one rank throws when another
+//     thread of the process is inside one. The background writer
+//     (checkpoint/async_checkpoint_writer.h) has one write in flight at a time
+//     and joins it before a write on the training thread (write_now).
+//  2. The lock is never held across MPI outside HDF5's collectives: it is
+//     released for this file's own all-reduce and broadcasts, and every
+//     other HDF5 call (weights files, reads, verification, rank 0's
+//     attribute pass: files opened without MPI-IO) waits on no other rank,
+//     so a thread that waits for the lock waits for one bounded call or for
+//     a collective call that every rank's writer reaches (rule 3).
+//  3. Every rank's writer reaches the same collective calls in the same
+//     order without waiting for another rank's training thread: each rank
+//     starts it at the same step, after that step's last training
+//     collective, on a snapshot, over the io communicator.
+// The cycle "A's training thread holds A's lock inside a training
+// collective waiting for B; B's training thread waits for B's lock, held by
+// B's writer inside an io collective waiting for A's writer; A's writer
+// waits for A's lock" needs a thread that holds the lock inside an MPI call
+// other than its own collective write (excluded by rule 2), or a training
+// thread in a collective write while its writer is in one (excluded by
+// rule 1). Without the cycle, each io collective completes once every
+// rank's writer reaches it (rule 3), and releases the lock.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -114,13 +144,19 @@ struct CheckpointGroup {
   void on_rank0(const std::string& what, const std::function<void()>& fn) const;
 };
 
-// Collective over the group's world: creates `path` (replacing it), writes
+// Collective over the group's world (and, over more than one rank, at most
+// one such write per process at a time: rule 1 above): creates `path`
+// (replacing it), writes
 // every dataset at its full logical shape, then world rank 0 reopens the file
 // alone to add the attributes and per-dataset xxh64 checksums, and all ranks
 // meet at a barrier. Errors are pouch::Error naming the path and dataset; a
 // mismatch between ranks (different tensor lists, rng keys or lengths) is
 // detected before any dataset is created and thrown on every rank.
 void write_checkpoint_file(const std::string& path, const CheckpointState& mine, const CheckpointGroup& group);
+
+// Whether a thread of this process is inside a collective (more than one
+// rank) write_checkpoint_file now: rule 1 above.
+bool collective_checkpoint_write_in_flight();
 
 struct ReadOptions {
   int rank = 0;         // which row of /rng and /data this rank reads

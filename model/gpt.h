@@ -22,6 +22,14 @@
 //    trained as a critic by that head alone;
 //  - LoRA adapters (model/lora.h) in their own ParameterStore, a frozen base,
 //    merged weights for serving.
+//
+// Threads: one thread per instance. forward/backward rewrite the
+// workspaces, the KV cache and the gradients, and under tensor parallelism
+// make collectives in a fixed order on the tp communicator; a GPT's Backend
+// is one thread's too (runtime/backend.h). A background checkpoint write
+// works on copies of the shards taken on the training thread
+// (phases/async_checkpoint_writer.h), never on the model; a server that
+// shares one between request threads serializes them with a mutex.
 #include <functional>
 #include <memory>
 #include <span>

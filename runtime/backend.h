@@ -11,6 +11,13 @@
 //    and of the residual stream); "=" overwrites.
 //  - An undefined Tensor (Tensor()) as an optional output means "skip it".
 //  - Integer ids are int32.
+//
+// Threads: one thread per instance. A Backend is called by one thread at a
+// time: each kernel runs an OpenMP team of the process's compute threads
+// (runtime/threads.h), which two callers at once would oversubscribe, and
+// decorators keep unguarded state (ProfilingBackend's timings). Threads that
+// are not the training thread (the background checkpoint writer) never call
+// one: they work on copies of tensors taken by the training thread.
 #include <memory>
 #include <string>
 

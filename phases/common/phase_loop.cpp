@@ -10,7 +10,6 @@ PhaseOutcome run_phase_steps(const PhaseContext& ctx, std::int64_t first_step, c
   RunServices& services = ctx.services;
   const std::int64_t steps = ctx.phase.steps, eval_every = ctx.eval_every();
   const OptimConfig optim = ctx.optim();
-  const double job_peak = ctx.peak_gflops * 1e9 * ctx.ranks.world_size;
   const auto fault = fault_plan_from_env();
   PhaseOutcome out;
   out.steps_done = first_step;
@@ -29,7 +28,7 @@ PhaseOutcome run_phase_steps(const PhaseContext& ctx, std::int64_t first_step, c
     t.seconds = seconds_since(t0);
     avg_step = step == first_step ? t.seconds : 0.9 * avg_step + 0.1 * t.seconds;
     t.tokens_per_s = r.tokens / t.seconds;
-    t.mfu = r.flops_per_token * t.tokens_per_s / job_peak;
+    t.mfu = ctx.peak ? ctx.peak->utilisation(r.flops_per_token * r.tokens, t.seconds) : 0.0;
     t.eta_s = avg_step * static_cast<double>(steps - step - 1);
     out.train_seconds += t.seconds;
     out.tokens += r.tokens;

@@ -63,7 +63,7 @@ struct StepResult {
 struct StepTiming {
   double seconds = 0.0;
   double tokens_per_s = 0.0;
-  double mfu = 0.0;    // fraction of the job's peak (PhaseContext::peak_gflops x world size)
+  double mfu = 0.0;    // fraction of the job's peak, in [0, 1] (PhaseContext::peak, runtime/peak_meter.h)
   double eta_s = 0.0;  // moving-average step time x the phase's steps left
 };
 

@@ -275,7 +275,9 @@ void ContinualPhase::merge_adapters() {
 
 std::int64_t ContinualPhase::publish(std::int64_t version) {
   GPT& model = ctx_.model;
-  // HDF5 is not thread-safe: no background checkpoint write while publishing.
+  // Not for safety (checkpoint/hdf5_handle.h serialises every HDF5 call):
+  // the pending checkpoint finishes first so that the published version never
+  // waits on its lock part-way through its own file.
   ctx_.services.wait();
   const NamedTensors named = model.lora_enabled() ? model.merged_named_values() : model.named_values();
   const std::string dir = serving_dir(resolve_run_dir(ctx_.cfg));

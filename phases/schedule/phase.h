@@ -22,6 +22,7 @@
 #include "phases/schedule/phase_config.h"
 #include "phases/schedule/run_config.h"
 #include "phases/schedule/train_ranks.h"
+#include "runtime/peak_meter.h"
 
 namespace pouch {
 
@@ -36,7 +37,7 @@ struct PhaseContext {
   RunServices& services;
   std::int64_t step_offset = 0;     // global steps before this phase
   std::int64_t total_steps = 0;     // global steps of the whole schedule
-  double peak_gflops = 0.0;         // sgemm peak of one rank, for MFU
+  PeakMeter* peak = nullptr;        // the job's MFU yardstick, shared by the phases
   std::string tokenizer_json;       // travels in checkpoints
   std::vector<EvalResult>* evals = nullptr;  // where evaluations are reported
 

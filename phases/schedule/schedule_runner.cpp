@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 
 #include <fmt/format.h>
@@ -24,6 +25,7 @@
 #include "phases/schedule/world_agreement.h"
 #include "runtime/cpu/sgemm_peak.h"
 #include "runtime/log.h"
+#include "runtime/peak_meter.h"
 #include "runtime/threads.h"
 #include "runtime/stopwatch.h"
 
@@ -183,8 +185,12 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
   else
     load_weights_into(model, cfg.train.init_from);
 
-  const double peak_gflops =
-      cfg.log.peak_gflops > 0.0 ? cfg.log.peak_gflops : cpu::measure_sgemm_gflops(512, 0.2);
+  const bool configured_peak = cfg.log.peak_gflops > 0.0;
+  const double peak_gflops = configured_peak ? cfg.log.peak_gflops : cpu::measure_sgemm_peak_gflops();
+  const double ranks_flops = 1e9 * ranks.world_size;
+  std::function<double()> remeasure;
+  if (!configured_peak) remeasure = [ranks_flops] { return cpu::measure_sgemm_peak_gflops() * ranks_flops; };
+  PeakMeter peak(peak_gflops * ranks_flops, std::move(remeasure));
   log_info("model: {} layers, d_model {}, {} heads, context {}, vocab {}: {:.2f}M parameters", cfg.model.layers,
            cfg.model.d_model, cfg.model.heads, cfg.model.seq_len, cfg.model.vocab_size,
            static_cast<double>(model.parameters().full_numel()) / 1e6);
@@ -243,10 +249,10 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
   double train_seconds = 0.0, tokens = 0.0, flops = 0.0;
   for (std::int64_t k = phase_k; k <= last_phase; ++k) {
     const PhaseConfig& pc = schedule[static_cast<std::size_t>(k - 1)];
-    PhaseContext ctx{cfg, pc, config_ini, be, ranks, model, data, services, 0, 0, 0.0, {}, nullptr};
+    PhaseContext ctx{cfg, pc, config_ini, be, ranks, model, data, services, 0, 0, nullptr, {}, nullptr};
     ctx.step_offset = offset[static_cast<std::size_t>(k - 1)];
     ctx.total_steps = end_step;
-    ctx.peak_gflops = peak_gflops;
+    ctx.peak = &peak;
     ctx.tokenizer_json = data.tokenizer ? data.tokenizer->serialize() : std::string();
     ctx.evals = &report.evals;
     const auto t_phase = Clock::now();
@@ -283,7 +289,7 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
   }
   report.seconds = seconds_since(t_start);
   report.tokens_per_s = train_seconds > 0 ? tokens / train_seconds : 0.0;
-  report.mfu = train_seconds > 0 ? flops / train_seconds / (peak_gflops * 1e9 * ranks.world_size) : 0.0;
+  report.mfu = peak.utilisation(flops, train_seconds);
   return report;
 }
 

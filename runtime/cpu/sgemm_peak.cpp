@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <vector>
 
 #include "runtime/cpu/gemm.h"
@@ -31,6 +32,21 @@ double measure_sgemm_gflops(int n, double min_seconds) {
     if (best_seconds == 0.0 || s < best_seconds) best_seconds = s;
   } while (std::chrono::duration<double>(clock::now() - start).count() < min_seconds);
   return flops / std::max(best_seconds, 1e-12) / 1e9;
+}
+
+double best_of_repetitions(int repetitions, double pause_seconds, const std::function<double()>& measure) {
+  POUCH_CHECK(repetitions >= 1, "best_of_repetitions: {} repetitions", repetitions);
+  double best = 0.0;
+  for (int r = 0; r < repetitions; ++r) {
+    if (r > 0 && pause_seconds > 0) std::this_thread::sleep_for(std::chrono::duration<double>(pause_seconds));
+    best = std::max(best, measure());
+  }
+  return best;
+}
+
+double measure_sgemm_peak_gflops(const SgemmPeakOptions& options) {
+  return best_of_repetitions(options.repetitions, options.pause_seconds,
+                             [&] { return measure_sgemm_gflops(options.n, options.seconds_each); });
 }
 
 }  // namespace pouch::cpu
