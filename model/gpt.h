@@ -28,7 +28,7 @@
 // make collectives in a fixed order on the tp communicator; a GPT's Backend
 // is one thread's too (runtime/backend.h). A background checkpoint write
 // works on copies of the shards taken on the training thread
-// (phases/async_checkpoint_writer.h), never on the model; a server that
+// (checkpoint/async_checkpoint_writer.h), never on the model; a server that
 // shares one between request threads serializes them with a mutex.
 #include <functional>
 #include <memory>
