@@ -1,8 +1,8 @@
 #include "data/gpt2_bpe_merge.h"
 
+#include <algorithm>
 #include <bit>
-#include <queue>
-#include <tuple>
+#include <functional>
 
 #include "runtime/error.h"
 
@@ -61,37 +61,52 @@ void gpt2_merge_linear(std::vector<std::int32_t>& ids, const PairRankTable& rank
 void gpt2_merge_heap(std::vector<std::int32_t>& ids, const PairRankTable& ranks) {
   const std::size_t n = ids.size();
   if (n < 2) return;
+  POUCH_CHECK(n < (1ull << 32), "chunk of {} bytes", n);
   constexpr std::uint32_t kNone = ~0u;
+  // A candidate merge: the pair starting at part `left`, made from the ids it
+  // held when pushed. The heap orders by rank, then position (leftmost
+  // first); an entry is stale once either part has changed or gone.
+  struct Candidate {
+    std::int32_t rank;
+    std::uint32_t left;
+    std::int32_t left_id, right_id;
+    bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
+  };
+  // Reused across calls (per thread) so that long chunks cost no allocation.
+  thread_local std::vector<std::uint32_t> prev, next;
+  thread_local std::vector<Candidate> heap;
+  prev.resize(n);
+  next.resize(n);
+  heap.clear();
   // A doubly linked list over the surviving parts; a part keeps its first
-  // position, so positions order the parts left to right.
-  std::vector<std::uint32_t> prev(n), next(n);
+  // position, so positions order the parts left to right. A merged-away part
+  // gets prev = kNone - 1 (dead).
+  constexpr std::uint32_t kDead = kNone - 1;
   for (std::size_t k = 0; k < n; ++k) {
     prev[k] = k == 0 ? kNone : static_cast<std::uint32_t>(k - 1);
     next[k] = k + 1 == n ? kNone : static_cast<std::uint32_t>(k + 1);
   }
-  // (rank, left position, left id, right id): the smallest rank, then the
-  // leftmost. An entry is stale unless left and its current right neighbour
-  // still hold the ids it was made from.
-  using Candidate = std::tuple<std::int32_t, std::uint32_t, std::int32_t, std::int32_t>;
-  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
+  const auto greater = std::greater<Candidate>();
   auto push = [&](std::uint32_t left) {
     if (left == kNone || next[left] == kNone) return;
     const std::int32_t r = ranks.rank(ids[left], ids[next[left]]);
-    if (r != kNoMerge) heap.emplace(r, left, ids[left], ids[next[left]]);
+    if (r == kNoMerge) return;
+    heap.push_back(Candidate{r, left, ids[left], ids[next[left]]});
+    std::push_heap(heap.begin(), heap.end(), greater);
   };
   for (std::size_t k = 0; k + 1 < n; ++k) push(static_cast<std::uint32_t>(k));
-  std::vector<char> alive(n, 1);
   while (!heap.empty()) {
-    auto [r, left, left_id, right_id] = heap.top();
-    heap.pop();
-    const std::uint32_t right = next[left];
-    if (!alive[left] || right == kNone || ids[left] != left_id || ids[right] != right_id) continue;
-    ids[left] = r;
-    alive[right] = 0;
-    next[left] = next[right];
-    if (next[right] != kNone) prev[next[right]] = left;
-    push(left);
-    push(prev[left]);
+    std::pop_heap(heap.begin(), heap.end(), greater);
+    const Candidate c = heap.back();
+    heap.pop_back();
+    const std::uint32_t right = next[c.left];
+    if (prev[c.left] == kDead || right == kNone || ids[c.left] != c.left_id || ids[right] != c.right_id) continue;
+    ids[c.left] = c.rank;
+    prev[right] = kDead;
+    next[c.left] = next[right];
+    if (next[right] != kNone) prev[next[right]] = c.left;
+    push(c.left);
+    push(prev[c.left]);
   }
   std::size_t w = 0;
   for (std::uint32_t k = 0; k != kNone; k = next[k]) ids[w++] = ids[k];

@@ -1,5 +1,6 @@
 #include "data/parallel_encoder.h"
 
+#include <atomic>
 #include <exception>
 #include <thread>
 
@@ -18,31 +19,23 @@ void ParallelEncoder::encode(std::span<const std::string_view> texts, std::vecto
                              std::size_t* failed) {
   const std::size_t n = texts.size();
   out.resize(n);
-  std::size_t total = 0;
-  for (auto t : texts) total += t.size();
-  // Run r covers texts [cut[r], cut[r+1]), about total / runs bytes each.
-  const std::size_t runs = std::min<std::size_t>(encoders_.size(), std::max<std::size_t>(n, 1));
-  std::vector<std::size_t> cut(runs + 1, n);
-  cut[0] = 0;
-  {
-    std::size_t r = 1, bytes = 0;
-    for (std::size_t i = 0; i < n && r < runs; ++i) {
-      bytes += texts[i].size();
-      if (bytes * runs >= total * r) cut[r++] = i + 1;
-    }
-  }
+  // Threads take the next document as they finish one (documents differ in
+  // cost per byte: cached English words vs rare scripts), so none idles while
+  // another has a long tail. Which encoder takes a document does not change
+  // its ids.
+  std::atomic<std::size_t> next{0};
   std::vector<std::exception_ptr> errors(n);
   auto work = [&](std::size_t r) {
-    for (std::size_t i = cut[r]; i < cut[r + 1]; ++i) {
+    for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) {
       out[i].clear();
       try {
         encoders_[r]->encode_append(texts[i], out[i]);
       } catch (...) {
         errors[i] = std::current_exception();
-        return;
       }
     }
   };
+  const std::size_t runs = std::min(encoders_.size(), std::max<std::size_t>(n, 1));
   std::vector<std::thread> workers;
   for (std::size_t r = 1; r < runs; ++r) workers.emplace_back(work, r);
   work(0);

@@ -1,8 +1,8 @@
 #pragma once
 // Encodes batches of documents on several threads. Each thread keeps its own
-// TextEncoder (and so its cache) across batches; a batch is cut into
-// contiguous runs of documents of about equal bytes, one per thread, so the
-// ids come out in document order whatever the thread count.
+// TextEncoder (and so its cache) across batches and takes the next document
+// of the batch when it is done with one; out[i] is always the ids of
+// texts[i], whatever the thread count.
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -19,7 +19,7 @@ class ParallelEncoder {
   ParallelEncoder(const Tokenizer& tokenizer, int threads);
   ~ParallelEncoder();
 
-  // out[i] = the ids of texts[i]. If encoding a text throws, the error of the
+  // out[i] = the ids of texts[i]. If encoding texts throws, the error of the
   // first such text is rethrown after all threads finish, and *failed (when
   // given) is its index.
   void encode(std::span<const std::string_view> texts, std::vector<std::vector<std::int32_t>>& out,
