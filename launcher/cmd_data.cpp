@@ -61,7 +61,8 @@ po::options_description prepare_options() {
        "training stops early if no pair occurs twice")
       ("tokenizer", po::value<std::string>(),
        "'gpt2' = GPT-2's tokenizer (needs --gpt2-files); 'bpe' = train one (the default); anything else is "
-       "a tokenizer file (a tokenizer.json of an earlier run) to use; all but 'bpe' exclude --vocab-size")
+       "a tokenizer file (a tokenizer.json of an earlier run; write ./gpt2 for a file of that name) to use; "
+       "all but 'bpe' exclude --vocab-size")
       ("gpt2-files", po::value<std::string>(),
        "directory with GPT-2's encoder.json + vocab.bpe (or Hugging Face's vocab.json + merges.txt), for "
        "--tokenizer gpt2")
