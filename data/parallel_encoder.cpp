@@ -26,13 +26,18 @@ void ParallelEncoder::encode(std::span<const std::string_view> texts, std::vecto
   std::atomic<std::size_t> next{0};
   std::vector<std::exception_ptr> errors(n);
   auto work = [&](std::size_t r) {
+    // Encode into a vector of this thread's own and store it once: the
+    // headers of out[i] and out[i+1] share a cache line, and two threads
+    // appending to them token by token would fight over it.
+    std::vector<std::int32_t> ids;
     for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) {
-      out[i].clear();
+      ids.clear();
       try {
-        encoders_[r]->encode_append(texts[i], out[i]);
+        encoders_[r]->encode_append(texts[i], ids);
       } catch (...) {
         errors[i] = std::current_exception();
       }
+      out[i].assign(ids.begin(), ids.end());
     }
   };
   const std::size_t runs = std::min(encoders_.size(), std::max<std::size_t>(n, 1));
