@@ -11,6 +11,7 @@
 #include <random>
 #include <set>
 
+#include "data/char_tokenizer.h"
 #include "data/gpt2_bpe_merge.h"
 #include "data/gpt2_pretokenize.h"
 #include "data/gpt2_tokenizer.h"
@@ -234,6 +235,16 @@ TEST(ParallelEncoder, SameIdsInDocumentOrderForAnyThreadCount) {
   ASSERT_EQ(one.size(), docs.size());
   EXPECT_EQ(one, three);
   for (std::size_t i = 0; i < docs.size(); ++i) EXPECT_EQ(one[i], tok.encode(docs[i]));
+}
+
+TEST(ParallelEncoder, RethrowsTheFirstFailingDocument) {
+  const CharTokenizer tok("ab\n", '\n');  // the default encoder: encode() per document
+  const std::vector<std::string_view> texts = {"ab", "ba", "b", "axb", "a", "yy", "ab"};
+  std::vector<std::vector<std::int32_t>> out;
+  std::size_t failed = 99;
+  EXPECT_THROW(ParallelEncoder(tok, 2).encode(texts, out, &failed), Error);
+  EXPECT_EQ(failed, 3u);
+  EXPECT_EQ(out[6], (std::vector<std::int32_t>{0, 1}));  // the others are still encoded
 }
 
 TEST(Prepare, Gpt2WritesLlmcLayout) {
