@@ -11,7 +11,23 @@ namespace pouch {
 
 namespace {
 constexpr const char* kPretokenizer = "gpt2-bytes-v1";
-}
+
+class BpeEncoder final : public TextEncoder {
+ public:
+  explicit BpeEncoder(const BpeTokenizer& tokenizer) : tokenizer_(tokenizer) {}
+  void encode_append(std::string_view text, std::vector<std::int32_t>& out) override {
+    // Bounds the cache's memory on a long run of distinct chunks.
+    if (cache_.size() > 1'000'000) cache_.clear();
+    tokenizer_.encode_append(text, out, &cache_);
+  }
+
+ private:
+  const BpeTokenizer& tokenizer_;
+  BpeChunkCache cache_;
+};
+}  // namespace
+
+std::unique_ptr<TextEncoder> BpeTokenizer::make_encoder() const { return std::make_unique<BpeEncoder>(*this); }
 
 BpeTokenizer::BpeTokenizer(std::vector<BpePair> merges) : merges_(std::move(merges)) {
   token_bytes_.reserve(256 + merges_.size());

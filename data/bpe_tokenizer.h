@@ -33,6 +33,8 @@ class BpeTokenizer final : public Tokenizer {
   static BpeTokenizer deserialize(const std::string& text, const std::string& what);
 
   std::vector<std::int32_t> encode(std::string_view text) const override;
+  // Keeps one BpeChunkCache across calls.
+  std::unique_ptr<TextEncoder> make_encoder() const override;
   void encode_append(std::string_view text, std::vector<std::int32_t>& out, BpeChunkCache* cache = nullptr) const;
   std::string decode(std::span<const std::int32_t> ids) const override;
   std::int64_t vocab_size() const override { return 256 + static_cast<std::int64_t>(merges_.size()) + 1; }

@@ -7,8 +7,13 @@
 
 namespace pouch {
 
-ShardSetWriter::ShardSetWriter(std::string dir, std::string prefix, std::int64_t max_tokens, std::int64_t vocab_size)
-    : dir_(std::move(dir)), prefix_(std::move(prefix)), max_tokens_(max_tokens), vocab_size_(vocab_size) {
+ShardSetWriter::ShardSetWriter(std::string dir, std::string prefix, std::int64_t max_tokens, std::int64_t vocab_size,
+                               bool record_vocab)
+    : dir_(std::move(dir)),
+      prefix_(std::move(prefix)),
+      max_tokens_(max_tokens),
+      vocab_size_(vocab_size),
+      record_vocab_(record_vocab) {
   POUCH_CHECK(max_tokens_ > 0);
 }
 
@@ -25,7 +30,7 @@ ShardPlacement ShardSetWriter::add(std::span<const std::int32_t> doc) {
 }
 
 void ShardSetWriter::flush() {
-  write_token_shard(dir_ + "/" + shard_name(prefix_, shards_written_), buffer_, vocab_size_);
+  write_token_shard(dir_ + "/" + shard_name(prefix_, shards_written_), buffer_, vocab_size_, record_vocab_);
   tokens_written_ += static_cast<std::int64_t>(buffer_.size());
   ++shards_written_;
   buffer_.clear();

@@ -17,7 +17,9 @@ struct ShardPlacement {
 
 class ShardSetWriter {
  public:
-  ShardSetWriter(std::string dir, std::string prefix, std::int64_t max_tokens, std::int64_t vocab_size);
+  // record_vocab: see write_token_shard().
+  ShardSetWriter(std::string dir, std::string prefix, std::int64_t max_tokens, std::int64_t vocab_size,
+                 bool record_vocab = true);
 
   ShardPlacement add(std::span<const std::int32_t> doc);
   // Writes the last, partly filled shard.
@@ -32,6 +34,7 @@ class ShardSetWriter {
 
   std::string dir_, prefix_;
   std::int64_t max_tokens_, vocab_size_;
+  bool record_vocab_;
   std::vector<std::int32_t> buffer_;
   std::int64_t shards_written_ = 0, tokens_written_ = 0;
 };

@@ -73,7 +73,8 @@ void write_tokens(TempFile& out, std::span<const std::int32_t> tokens) {
 
 }  // namespace
 
-void write_token_shard(const std::string& path, std::span<const std::int32_t> tokens, std::int64_t vocab_size) {
+void write_token_shard(const std::string& path, std::span<const std::int32_t> tokens, std::int64_t vocab_size,
+                       bool record_vocab) {
   if (vocab_size <= 0 || vocab_size > std::numeric_limits<std::int32_t>::max())
     fail("token shard '{}': vocabulary size {} is out of range (1 .. 2^31-1)", path, vocab_size);
   if (tokens.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
@@ -89,7 +90,7 @@ void write_token_shard(const std::string& path, std::span<const std::int32_t> to
   header[0] = kShardMagic;
   header[1] = version;
   header[2] = static_cast<std::int32_t>(tokens.size());
-  header[3] = static_cast<std::int32_t>(vocab_size);
+  header[3] = record_vocab ? static_cast<std::int32_t>(vocab_size) : 0;
 
   TempFile out(path);
   out.write(header, sizeof(header));

@@ -23,8 +23,11 @@ inline constexpr std::int64_t kShardHeaderBytes = kShardHeaderInts * 4;
 
 // Writes `tokens` (each in [0, vocab_size)) as a version-1 shard when
 // vocab_size <= 65535, else version 2. Writes `path`.tmp, syncs it, then
-// renames it to `path`, so a reader never sees a half-written shard.
-void write_token_shard(const std::string& path, std::span<const std::int32_t> tokens, std::int64_t vocab_size);
+// renames it to `path`, so a reader never sees a half-written shard. With
+// record_vocab false, header[3] stays 0: the file is then byte for byte what
+// llm.c's write_datafile() writes for the same tokens.
+void write_token_shard(const std::string& path, std::span<const std::int32_t> tokens, std::int64_t vocab_size,
+                       bool record_vocab = true);
 
 // A memory-mapped, validated, read-only shard.
 class TokenShard {

@@ -9,6 +9,7 @@
 
 #include "data/bpe_tokenizer.h"
 #include "data/char_tokenizer.h"
+#include "data/gpt2_tokenizer.h"
 #include "runtime/error.h"
 
 namespace pouch {
@@ -25,8 +26,25 @@ std::unique_ptr<Tokenizer> tokenizer_from_serialized(const std::string& text, co
   }
   if (type == "char") return std::make_unique<CharTokenizer>(CharTokenizer::deserialize(text, what));
   if (type == "bpe") return std::make_unique<BpeTokenizer>(BpeTokenizer::deserialize(text, what));
-  fail("{}: unknown tokenizer type '{}' (known: char, bpe)", what, type);
+  if (type == "gpt2") return std::make_unique<Gpt2Tokenizer>(Gpt2Tokenizer::deserialize(text, what));
+  fail("{}: unknown tokenizer type '{}' (known: char, bpe, gpt2)", what, type);
 }
+
+namespace {
+class PlainEncoder final : public TextEncoder {
+ public:
+  explicit PlainEncoder(const Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
+  void encode_append(std::string_view text, std::vector<std::int32_t>& out) override {
+    std::vector<std::int32_t> ids = tokenizer_.encode(text);
+    out.insert(out.end(), ids.begin(), ids.end());
+  }
+
+ private:
+  const Tokenizer& tokenizer_;
+};
+}  // namespace
+
+std::unique_ptr<TextEncoder> Tokenizer::make_encoder() const { return std::make_unique<PlainEncoder>(*this); }
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

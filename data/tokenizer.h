@@ -12,17 +12,28 @@
 
 namespace pouch {
 
+// Encodes texts one after another for one thread; it may keep state between
+// calls (a cache of chunk -> ids), so each thread uses its own.
+class TextEncoder {
+ public:
+  virtual ~TextEncoder() = default;
+  virtual void encode_append(std::string_view text, std::vector<std::int32_t>& out) = 0;
+};
+
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
 
   virtual std::vector<std::int32_t> encode(std::string_view text) const = 0;
+  // An encoder that gives encode()'s ids; it refers to this tokenizer, which
+  // must outlive it. The default calls encode().
+  virtual std::unique_ptr<TextEncoder> make_encoder() const;
   // An id outside [0, vocab_size()) throws pouch::Error.
   virtual std::string decode(std::span<const std::int32_t> ids) const = 0;
   virtual std::int64_t vocab_size() const = 0;
   // The token that ends a document or sample (generation's stop token).
   virtual std::int32_t eot_id() const = 0;
-  // "char" or "bpe".
+  // "char", "bpe" or "gpt2".
   virtual std::string name() const = 0;
   // JSON text; tokenizer_from_serialized(serialize()) behaves identically.
   virtual std::string serialize() const = 0;

