@@ -4,7 +4,7 @@
 //   dir/model.safetensors   F32 tensors under GPT-2's state-dict names,
 //                           __metadata__ {"format": "pt"} (from_pretrained
 //                           refuses a safetensors file without it)
-//   dir/config.json         model_type gpt2 and the dimensions
+//   <dir>/config.json       model_type gpt2 and the dimensions
 //
 // GPT-2's linear layers are Conv1D modules, y = x W + b with W [in, out]: the
 // transpose of pouch's [out, in]. Names and shapes (C = d_model):
@@ -39,7 +39,7 @@ NamedTensors to_hf_gpt2(const GPTConfig& config, const NamedTensors& params, con
 // (the tanh GELU pouch computes).
 std::string hf_gpt2_config_json(const GPTConfig& config);
 
-// Writes dir/model.safetensors and dir/config.json (creating dir), each atomically.
+// Writes <dir>/model.safetensors and <dir>/config.json (creating dir), each atomically.
 void export_hf_gpt2(const std::string& dir, const GPTConfig& config, const NamedTensors& params);
 
 }  // namespace pouch

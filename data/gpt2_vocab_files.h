@@ -24,7 +24,7 @@ std::string gpt2_token_text(std::string_view bytes);
 struct Gpt2Vocabulary {
   std::vector<std::string> tokens;  // bytes of ids 0 .. eot_id - 1
   std::int32_t eot_id = 0;
-  std::string source;  // e.g. "DIR/encoder.json + DIR/vocab.bpe"
+  std::string source;  // e.g. "<dir>/encoder.json + <dir>/vocab.bpe"
 };
 
 // Reads DIR's encoder.json + vocab.bpe, else vocab.json + merges.txt.

@@ -50,7 +50,14 @@ std::vector<RolloutSample> generate_rollouts(GPT& model, const CharTokenizer& to
       const bool stopped = n < opt.max_new_tokens && P + n <= context;
       if (stopped) s.actions.push_back(tok.eot_id());
       s.completion.prompt = p.text;
-      s.completion.text = tok.decode(s.actions);
+      // The sampler draws from the policy's whole softmax, so that the
+      // actions' log-probabilities are the ones it sampled with; a model
+      // whose vocabulary is larger than the tokenizer's can then draw an id
+      // the tokenizer lacks. The completion's text ends there (and scores as
+      // such), while the actions keep the id the policy is trained on.
+      std::size_t decodable = 0;
+      while (decodable < s.actions.size() && s.actions[decodable] < tok.vocab_size()) ++decodable;
+      s.completion.text = tok.decode(std::span<const std::int32_t>(s.actions.data(), decodable));
       s.completion.tokens = static_cast<std::int64_t>(s.actions.size());
       s.completion.truncated = !stopped;
       s.completion.expected_answer = p.answer;

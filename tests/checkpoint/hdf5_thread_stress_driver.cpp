@@ -27,21 +27,16 @@
 #include "parallel/communicator.h"
 #include "parallel/mpi_runtime.h"
 #include "parallel/parallel_context.h"
+#include "mpi_tp2_driver.h"
 #include "state_fixture.h"
 
 using namespace pouch;
+using pouch::testing::die;
 
 namespace {
 
 constexpr int kCheckpoints = 20;
 constexpr int kMinRounds = 20;
-
-[[noreturn]] void die(int rank, const std::string& what) {
-  std::fprintf(stderr, "rank %d: FAILED: %s\n", rank, what.c_str());
-  std::fflush(stderr);
-  MPI_Abort(MPI_COMM_WORLD, 1);
-  std::abort();
-}
 
 CheckpointGroup io_group(const ParallelContext& ctx) {
   CheckpointGroup g = CheckpointGroup::of(ctx);
@@ -143,26 +138,14 @@ void second_collective_write_throws(const std::string& dir, const ParallelContex
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s <scratch dir>\n", argv[0]);
-    return 2;
-  }
-  MpiRuntime mpi(&argc, &argv);
-  try {
-    ParallelOptions options;
-    options.tp = 2;
-    options.timeout_s = 60;
-    auto ctx = ParallelContext::create(options);
-    if (ctx->rank() == 0) {
-      std::filesystem::remove_all(argv[1]);
-      std::filesystem::create_directories(argv[1]);
+  return testing::run_tp2_driver(argc, argv, "scratch dir", [](const std::string& dir, ParallelContext& ctx) {
+    if (ctx.rank() == 0) {
+      std::filesystem::remove_all(dir);
+      std::filesystem::create_directories(dir);
     }
-    ctx->world().barrier();
-    stress(argv[1], *ctx);
-    second_collective_write_throws(argv[1], *ctx);
-    ctx->world().barrier();
-  } catch (const std::exception& e) {
-    die(mpi.world_rank(), e.what());
-  }
-  return 0;
+    ctx.world().barrier();
+    stress(dir, ctx);
+    second_collective_write_throws(dir, ctx);
+    ctx.world().barrier();
+  });
 }

@@ -20,9 +20,11 @@
 #include "parallel/communicator.h"
 #include "parallel/mpi_runtime.h"
 #include "parallel/parallel_context.h"
+#include "mpi_tp2_driver.h"
 #include "state_fixture.h"
 
 using namespace pouch;
+using pouch::testing::die;
 
 namespace {
 
@@ -58,13 +60,6 @@ std::string phase_mismatch(const std::vector<ShardedTensor>& got) {
 
 std::map<std::string, std::vector<double>> f64_row(int rank) {
   return {{"loss_scale", {65536.0 / (rank + 1), 0.25 * rank}}};
-}
-
-[[noreturn]] void die(int rank, const std::string& what) {
-  std::fprintf(stderr, "rank %d: FAILED: %s\n", rank, what.c_str());
-  std::fflush(stderr);
-  MPI_Abort(MPI_COMM_WORLD, 1);
-  std::abort();
 }
 
 void run(const std::string& dir, const ParallelContext& ctx) {
@@ -107,19 +102,6 @@ void run(const std::string& dir, const ParallelContext& ctx) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s <checkpoint dir>\n", argv[0]);
-    return 2;
-  }
-  MpiRuntime mpi(&argc, &argv);
-  try {
-    ParallelOptions options;
-    options.tp = 2;
-    options.timeout_s = 60;
-    auto ctx = ParallelContext::create(options);
-    run(argv[1], *ctx);
-  } catch (const std::exception& e) {
-    die(mpi.world_rank(), e.what());
-  }
-  return 0;
+  return testing::run_tp2_driver(argc, argv, "checkpoint dir",
+                                 [](const std::string& dir, ParallelContext& ctx) { run(dir, ctx); });
 }
