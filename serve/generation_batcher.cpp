@@ -98,7 +98,9 @@ void GenerationBatcher::join(std::vector<std::pair<GenerateRequest, Done>>& join
       const EncodedPrompt prompt = encode_generate_prompt(request, *model);
       const std::uint64_t seed = request.seed ? *request.seed : splitmix64(seed_base_ + seed_counter_++);
       auto active = std::make_unique<Active>(
-          Active{model, model->start(prompt.ids, model->generate_options(request.sampling, prompt.max_tokens), seed),
+          Active{model,
+                 model->start(prompt.ids,
+                              model->generate_options(request.sampling, prompt.max_tokens, request.ignore_eos), seed),
                  std::move(done)});
       active_.push_back(std::move(active));
       continue;

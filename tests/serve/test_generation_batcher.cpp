@@ -111,6 +111,38 @@ TEST(GenerationBatcher, SwapDuringGenerationNeverMixesVersions) {
   EXPECT_TRUE(v1_still_running) << "the swap should land while version-1 requests decode";
 }
 
+// ignore_eos: exactly max_tokens, where the same requests without it stop at
+// the end-of-text token (an untrained model samples it ~1 in 31 tokens).
+TEST(GenerationBatcher, IgnoreEosGeneratesExactlyMaxTokens) {
+  ModelSlot slot;
+  slot.install(tiny_serving_model(1, 21));
+  GenerationBatcher batcher(slot, 16, 16, 0);
+  Outcomes outcomes;
+  constexpr int kRequests = 12;
+  constexpr std::int64_t kMaxTokens = 29;  // context 32, prompt "Q: " 3 tokens
+  for (int i = 0; i < 2 * kRequests; ++i) {
+    GenerateRequest r;
+    r.prompt = "Q: ";
+    r.max_tokens = kMaxTokens;
+    r.sampling.temperature = 1.0f;
+    r.seed = 100 + i % kRequests;
+    r.ignore_eos = i >= kRequests;
+    ASSERT_TRUE(batcher.submit(r, outcomes.record(i)));
+  }
+  ASSERT_TRUE(eventually([&] { return outcomes.size() == 2 * kRequests; }, 20s));
+  int stopped_early = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    const GenerationOutcome natural = outcomes.at(i), fixed = outcomes.at(kRequests + i);
+    ASSERT_EQ(natural.status, 200) << natural.error;
+    ASSERT_EQ(fixed.status, 200) << fixed.error;
+    EXPECT_EQ(fixed.tokens, kMaxTokens) << "seed " << 100 + i;
+    stopped_early += natural.tokens < kMaxTokens;
+    // Same seed: the same tokens up to where the natural one stopped.
+    EXPECT_EQ(fixed.text.substr(0, natural.text.size()), natural.text) << "seed " << 100 + i;
+  }
+  EXPECT_GT(stopped_early, 0) << "no request met the end-of-text token: the test shows nothing";
+}
+
 TEST(GenerationBatcher, RefusesPastTheLine) {
   ModelSlot slot;
   slot.install(tiny_serving_model(1, 21));
