@@ -91,7 +91,7 @@ void GenerationBatcher::run() {
 // its sequence; a request the model refuses is answered at once.
 void GenerationBatcher::join(std::vector<std::pair<GenerateRequest, Done>>& joining) {
   for (auto& [request, done] : joining) {
-    auto model = slot_.current();
+    auto model = model_to_join(slot_.current());
     GenerationOutcome refused;
     try {
       if (!model) throw RequestError(503, "no model is loaded yet; try again shortly");
@@ -115,6 +115,22 @@ void GenerationBatcher::join(std::vector<std::pair<GenerateRequest, Done>>& join
     done(std::move(refused));
   }
   joining.clear();
+}
+
+// Why the newest active version is never older than one handed out before:
+// versions are handed out in order, and when a third would be needed the
+// newest one handed out is still active (had all its requests ended, only
+// one older version could remain, and the slot's newest would fit).
+std::shared_ptr<const ServingModel> GenerationBatcher::model_to_join(std::shared_ptr<const ServingModel> newest) const {
+  std::vector<const std::shared_ptr<const ServingModel>*> others;  // distinct active versions but `newest`
+  for (const auto& a : active_) {
+    if (a->model == newest) continue;
+    if (std::none_of(others.begin(), others.end(), [&](const auto* m) { return *m == a->model; }))
+      others.push_back(&a->model);
+  }
+  if (others.size() <= 1) return newest;
+  return **std::max_element(others.begin(), others.end(),
+                            [](const auto* x, const auto* y) { return (*x)->version() < (*y)->version(); });
 }
 
 // One token for every active request: one forward per model version among

@@ -5,10 +5,13 @@
 // at the next token and leaves when it is done; each keeps its own sampling
 // settings, seed and KV cache, so its text is the one it would get alone.
 //
-// Versions: a request takes the ModelSlot's snapshot when it joins and keeps
-// it to its end. While a swap is in progress the active requests may hold
-// two versions; each step then runs one forward per version (requests of
-// one version together), so no request ever mixes weights.
+// Versions: a request takes a model snapshot when it joins and keeps it to
+// its end, so no request ever mixes weights. Each step runs one forward per
+// version among the active requests (requests of one version together), so
+// at most two versions are ever active: a request joins the ModelSlot's
+// newest version unless that would make a third one active (swaps faster
+// than requests last), and then joins the newest version already active.
+// Either way no request gets an older version than one joined before it.
 //
 // Threads: the batcher's own thread is the only one that runs a model (with
 // one BLAS thread), and the one that calls `done`. submit() and in_line() are safe from any
@@ -66,6 +69,7 @@ class GenerationBatcher {
   struct Active;
   void run();
   void join(std::vector<std::pair<GenerateRequest, Done>>& joining);
+  std::shared_ptr<const ServingModel> model_to_join(std::shared_ptr<const ServingModel> newest) const;
   void step_all();
 
   ModelSlot& slot_;
