@@ -62,8 +62,8 @@ and p50/p99 latency of POST /generate at 1, 4, 16 and 64 concurrent clients,
 with fixed-length requests (ignore_eos: exactly --max-tokens each) and natural
 ones (stopping at end-of-text), each alone and while a new model version is
 swapped in every 250 ms, then GET /health requests/s at 16 connections.
---repeats N (default 1 here) runs it N times: medians and ranges. The model defaults to r1-tiny's shape
-(layers 4, d_model 128, heads 4, seq 128, vocab 31).
+--repeats N (default 1 here) runs it N times: medians and ranges. The model
+defaults to r1-tiny's shape (layers 4, d_model 128, heads 4, seq 128, vocab 31).
 
 Options)";
 
