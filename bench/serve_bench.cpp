@@ -98,6 +98,10 @@ LevelResult drive(int port, int clients, int total, const Send& send) {
 struct LevelFigures {
   double tokens_per_s = 0, tokens_per_request = 0, requests_per_s = 0, p50_ms = 0, p99_ms = 0;
   std::int64_t failed = 0, went_back = 0;
+  // The batcher's steps during the level: mean wall time of one, and the
+  // share of that wall time its thread was running (the rest it waited for
+  // a core: the machine's load, not the batch's work).
+  double step_ms = 0, ran_share = 0;
   double ratio() const { return p99_ms / std::max(1e-9, p50_ms); }
 };
 
@@ -137,14 +141,16 @@ void print_level(const std::string& what, int clients, const std::vector<LevelFi
     went_back += r.went_back;
   }
   std::printf(
-      "%-13s %7d %17s %17s %7.1f %7.0f %19s %19s %17s %6lld %9lld\n", what.c_str(), clients,
+      "%-13s %7d %17s %17s %7.1f %7.0f %19s %19s %17s %7.2f %4.0f%% %6lld %9lld\n", what.c_str(), clients,
       cell(column([&](std::size_t i) { return runs[i].tokens_per_s; }), "{:.0f}").c_str(),
       cell(column([&](std::size_t i) { return runs[i].tokens_per_s / base_tokens_per_s[i]; }), "{:.2f}").c_str(),
       median(column([&](std::size_t i) { return runs[i].tokens_per_request; })),
       median(column([&](std::size_t i) { return runs[i].requests_per_s; })),
       cell(column([&](std::size_t i) { return runs[i].p50_ms; }), "{:.1f}").c_str(),
       cell(column([&](std::size_t i) { return runs[i].p99_ms; }), "{:.1f}").c_str(),
-      cell(column([&](std::size_t i) { return runs[i].ratio(); }), "{:.2f}").c_str(), static_cast<long long>(failed),
+      cell(column([&](std::size_t i) { return runs[i].ratio(); }), "{:.2f}").c_str(),
+      median(column([&](std::size_t i) { return runs[i].step_ms; })),
+      100 * median(column([&](std::size_t i) { return runs[i].ran_share; })), static_cast<long long>(failed),
       static_cast<long long>(went_back));
 }
 
@@ -183,8 +189,8 @@ void run_serve_bench(const ServeBenchConfig& cfg) {
       static_cast<long long>(cfg.model.seq_len), static_cast<long long>(cfg.model.vocab_size),
       static_cast<long long>(cfg.max_tokens), cfg.requests, static_cast<long long>(options.max_batch), cfg.repeats,
       cfg.repeats > 1 ? " (median [min-max])" : "", load_average(), std::thread::hardware_concurrency());
-  std::printf("%-13s %7s %17s %17s %7s %7s %19s %19s %17s %6s %9s\n", "run", "clients", "tokens/s", "vs 1", "tok/req",
-              "req/s", "p50 ms", "p99 ms", "p99/p50", "failed", "went back");
+  std::printf("%-13s %7s %17s %17s %7s %7s %19s %19s %17s %7s %5s %6s %9s\n", "run", "clients", "tokens/s", "vs 1",
+              "tok/req", "req/s", "p50 ms", "p99 ms", "p99/p50", "step ms", "ran", "failed", "went back");
   struct Mode {
     const char* name;
     bool fixed, swapping;
@@ -219,8 +225,15 @@ void run_serve_bench(const ServeBenchConfig& cfg) {
             std::this_thread::sleep_for(std::chrono::milliseconds(cfg.swap_ms));
           }
         });
-      for (std::size_t level = 0; level < cfg.clients.size(); ++level)
-        all[m][level].push_back(figures(drive(port, cfg.clients[level], cfg.requests, generate)));
+      for (std::size_t level = 0; level < cfg.clients.size(); ++level) {
+        const StepTimes before = server.step_times();
+        LevelFigures f = figures(drive(port, cfg.clients[level], cfg.requests, generate));
+        const StepTimes after = server.step_times();
+        const double wall = after.wall_s - before.wall_s;
+        f.step_ms = 1e3 * wall / static_cast<double>(std::max<std::int64_t>(1, after.steps - before.steps));
+        f.ran_share = (after.cpu_s - before.cpu_s) / std::max(1e-9, wall);
+        all[m][level].push_back(f);
+      }
       stop_swaps = true;
       if (swapper.joinable()) swapper.join();
     }

@@ -14,7 +14,8 @@
 // each alone, then while a thread installs a new model version every swap_ms
 // (versions must never go back for a client): tokens/s, requests/s, p50/p99
 // latency, failures (a fixed-mode answer without max_tokens tokens counts as
-// failed). Then GET /health over health_connections connections: requests/s.
+// failed), and the batcher's mean step time with the share of it its thread
+// was running (HttpServer::step_times). Then GET /health over health_connections connections: requests/s.
 // repeats > 1 runs it all that many times and prints each figure's median
 // and range. Bounded: a fixed number of requests per level, every wait under
 // a timeout.

@@ -1,6 +1,9 @@
 #include "serve/generation_batcher.h"
 
+#include <time.h>
+
 #include <algorithm>
+#include <chrono>
 
 #include "runtime/error.h"
 #include "runtime/threads.h"
@@ -16,6 +19,12 @@ std::uint64_t splitmix64(std::uint64_t x) {
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
   return x ^ (x >> 31);
+}
+
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
 }  // namespace
@@ -54,6 +63,11 @@ bool GenerationBatcher::submit(GenerateRequest request, Done done) {
   return true;
 }
 
+StepTimes GenerationBatcher::step_times() const {
+  std::lock_guard lock(mutex_);
+  return step_times_;
+}
+
 std::int64_t GenerationBatcher::in_line() const {
   std::lock_guard lock(mutex_);
   return active_count_ + static_cast<std::int64_t>(waiting_.size());
@@ -83,7 +97,18 @@ void GenerationBatcher::run() {
       active_count_ = static_cast<std::int64_t>(active_.size() + joining.size());
     }
     join(joining);
+    if (active_.empty()) continue;  // every joining request was refused
+    const auto wall0 = std::chrono::steady_clock::now();
+    const double cpu0 = thread_cpu_seconds();
     step_all();
+    const double cpu = thread_cpu_seconds() - cpu0;
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+    {
+      std::lock_guard lock(mutex_);
+      ++step_times_.steps;
+      step_times_.wall_s += wall;
+      step_times_.cpu_s += cpu;
+    }
   }
 }
 

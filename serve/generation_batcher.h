@@ -32,6 +32,15 @@
 
 namespace pouch {
 
+// Time the batcher's thread spent in steps so far: wall clock and its own
+// CPU time. wall - cpu is time it was runnable but not running (another
+// thread or process had the core): the part of a step's latency that is the
+// machine's, not the batch's work.
+struct StepTimes {
+  std::int64_t steps = 0;
+  double wall_s = 0, cpu_s = 0;
+};
+
 // The answer to one request: status 200 with the completion and the version
 // that wrote it, or a 4xx/5xx status with an error message.
 struct GenerationOutcome {
@@ -62,6 +71,7 @@ class GenerationBatcher {
   std::int64_t in_line() const;
   // Batched forwards run so far (one per model version per step).
   std::int64_t forwards() const { return forwards_; }
+  StepTimes step_times() const;
   // Finishes every request already submitted, then ends the thread.
   void stop();
 
@@ -83,6 +93,7 @@ class GenerationBatcher {
   std::int64_t active_count_ = 0;  // guarded by mutex_, mirrors active_.size()
   bool stopping_ = false;
   std::atomic<std::int64_t> forwards_{0};
+  StepTimes step_times_;                         // guarded by mutex_
   std::vector<std::unique_ptr<Active>> active_;  // batcher thread only
   std::thread thread_;
 };

@@ -86,6 +86,13 @@ TEST(GenerationBatcher, ConcurrentRequestsShareForwardsAndMatchAlone) {
   const std::int64_t sequential = tokens + 4 * 7 + 4 * 8;
   EXPECT_LT(batcher.forwards(), sequential / 2) << "forwards " << batcher.forwards() << " for " << sequential
                                                 << " tokens: the requests were not decoded together";
+  // One version: one forward per step; a thread's CPU time never exceeds its wall time.
+  // (The last step is counted just after it answers its requests.)
+  EXPECT_TRUE(eventually([&] { return batcher.step_times().steps == batcher.forwards(); }))
+      << batcher.step_times().steps << " steps, " << batcher.forwards() << " forwards";
+  const StepTimes times = batcher.step_times();
+  EXPECT_GT(times.cpu_s, 0.0);
+  EXPECT_LE(times.cpu_s, times.wall_s + 1e-3);
 }
 
 TEST(GenerationBatcher, SwapDuringGenerationNeverMixesVersions) {
