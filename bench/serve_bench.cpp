@@ -4,9 +4,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <thread>
 
 #include "data/char_tokenizer.h"
@@ -91,21 +94,77 @@ LevelResult drive(int port, int clients, int total, const Send& send) {
   return all;
 }
 
-void print_level(const char* what, int clients, const LevelResult& r, double base_tokens_per_s) {
-  const double tps = static_cast<double>(r.tokens) / r.seconds;
-  std::printf("%-8s %7d %10.0f %8.2fx %7.1f %9.1f %9.2f %9.2f %6.2f %7lld %9lld\n", what, clients, tps,
-              base_tokens_per_s > 0 ? tps / base_tokens_per_s : 1.0,
-              static_cast<double>(r.tokens) / static_cast<double>(std::max<std::int64_t>(1, r.ok)),
-              static_cast<double>(r.ok) / r.seconds, percentile(r.latency_ms, 0.5), percentile(r.latency_ms, 0.99),
-              percentile(r.latency_ms, 0.99) / std::max(1e-9, percentile(r.latency_ms, 0.5)),
-              static_cast<long long>(r.failed), static_cast<long long>(r.went_back));
+// One level's figures, for the table and the medians over repeats.
+struct LevelFigures {
+  double tokens_per_s = 0, tokens_per_request = 0, requests_per_s = 0, p50_ms = 0, p99_ms = 0;
+  std::int64_t failed = 0, went_back = 0;
+  // The batcher's steps during the level: mean wall time of one, and the
+  // share of that wall time its thread was running (the rest it waited for
+  // a core: the machine's load, not the batch's work).
+  double step_ms = 0, ran_share = 0;
+  double ratio() const { return p99_ms / std::max(1e-9, p50_ms); }
+};
+
+LevelFigures figures(const LevelResult& r) {
+  LevelFigures f;
+  f.tokens_per_s = static_cast<double>(r.tokens) / r.seconds;
+  f.tokens_per_request = static_cast<double>(r.tokens) / static_cast<double>(std::max<std::int64_t>(1, r.ok));
+  f.requests_per_s = static_cast<double>(r.ok) / r.seconds;
+  f.p50_ms = percentile(r.latency_ms, 0.5);
+  f.p99_ms = percentile(r.latency_ms, 0.99);
+  f.failed = r.failed;
+  f.went_back = r.went_back;
+  return f;
+}
+
+double median(std::vector<double> v) { return percentile(std::move(v), 0.5); }
+
+// Median over repeats (range in brackets when there are several) of each
+// column; failures and went-back are summed.
+void print_level(const std::string& what, int clients, const std::vector<LevelFigures>& runs,
+                 const std::vector<double>& base_tokens_per_s) {
+  auto column = [&](auto get) {
+    std::vector<double> v;
+    for (std::size_t i = 0; i < runs.size(); ++i) v.push_back(get(i));
+    return v;
+  };
+  auto cell = [&](const std::vector<double>& v, const char* format) {
+    std::string out = fmt::format(fmt::runtime(format), median(v));
+    if (v.size() > 1)
+      out += fmt::format(fmt::runtime(std::string(" [") + format + "-" + format + "]"),
+                         *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()));
+    return out;
+  };
+  std::int64_t failed = 0, went_back = 0;
+  for (const auto& r : runs) {
+    failed += r.failed;
+    went_back += r.went_back;
+  }
+  std::printf(
+      "%-13s %7d %17s %17s %7.1f %7.0f %19s %19s %17s %7.2f %4.0f%% %6lld %9lld\n", what.c_str(), clients,
+      cell(column([&](std::size_t i) { return runs[i].tokens_per_s; }), "{:.0f}").c_str(),
+      cell(column([&](std::size_t i) { return runs[i].tokens_per_s / base_tokens_per_s[i]; }), "{:.2f}").c_str(),
+      median(column([&](std::size_t i) { return runs[i].tokens_per_request; })),
+      median(column([&](std::size_t i) { return runs[i].requests_per_s; })),
+      cell(column([&](std::size_t i) { return runs[i].p50_ms; }), "{:.1f}").c_str(),
+      cell(column([&](std::size_t i) { return runs[i].p99_ms; }), "{:.1f}").c_str(),
+      cell(column([&](std::size_t i) { return runs[i].ratio(); }), "{:.2f}").c_str(),
+      median(column([&](std::size_t i) { return runs[i].step_ms; })),
+      100 * median(column([&](std::size_t i) { return runs[i].ran_share; })), static_cast<long long>(failed),
+      static_cast<long long>(went_back));
+}
+
+double load_average() {
+  double load[1] = {0};
+  return ::getloadavg(load, 1) == 1 ? load[0] : -1;
 }
 
 }  // namespace
 
 void run_serve_bench(const ServeBenchConfig& cfg) {
-  if (cfg.requests < 1 || cfg.max_tokens < 1 || cfg.health_connections < 1 || cfg.health_requests < 1)
-    fail("--requests, --max-tokens and the health counts must be >= 1");
+  if (cfg.requests < 1 || cfg.max_tokens < 1 || cfg.health_connections < 1 || cfg.health_requests < 1 ||
+      cfg.repeats < 1)
+    fail("--requests, --max-tokens, --repeats and the health counts must be >= 1");
   const LogLevel saved_level = log_level();
   set_log_level(LogLevel::Warn);  // the per-request log lines would dominate
   ModelSlot slot;
@@ -125,45 +184,76 @@ void run_serve_bench(const ServeBenchConfig& cfg) {
 
   std::printf(
       "serve bench: model layers %lld d_model %lld seq %lld vocab %lld, max_tokens %lld, %d requests per "
-      "level, batch up to %lld\n",
+      "level, batch up to %lld, %d run(s)%s; load average %.1f on %u cores at the start\n",
       static_cast<long long>(cfg.model.layers), static_cast<long long>(cfg.model.d_model),
       static_cast<long long>(cfg.model.seq_len), static_cast<long long>(cfg.model.vocab_size),
-      static_cast<long long>(cfg.max_tokens), cfg.requests, static_cast<long long>(options.max_batch));
-  std::printf("%-8s %7s %10s %9s %7s %9s %9s %9s %6s %7s %9s\n", "run", "clients", "tokens/s", "vs 1", "tok/req",
-              "req/s", "p50 ms", "p99 ms", "p99/50", "failed", "went back");
-  auto generate = [&](LoopbackClient& client, int k) {
-    return client.request(
-        "POST", "/generate",
-        fmt::format(R"({{"prompt": "Q: 37+58=", "max_tokens": {}, "temperature": 1, "seed": {}}})", cfg.max_tokens, k));
+      static_cast<long long>(cfg.max_tokens), cfg.requests, static_cast<long long>(options.max_batch), cfg.repeats,
+      cfg.repeats > 1 ? " (median [min-max])" : "", load_average(), std::thread::hardware_concurrency());
+  std::printf("%-13s %7s %17s %17s %7s %7s %19s %19s %17s %7s %5s %6s %9s\n", "run", "clients", "tokens/s", "vs 1",
+              "tok/req", "req/s", "p50 ms", "p99 ms", "p99/p50", "step ms", "ran", "failed", "went back");
+  struct Mode {
+    const char* name;
+    bool fixed, swapping;
   };
-  for (const bool swapping : {false, true}) {
-    if (swapping && cfg.swap_ms <= 0) break;
-    std::atomic<bool> stop_swaps{false};
-    std::thread swapper;
-    if (swapping)
-      swapper = std::thread([&] {
-        while (!stop_swaps) {
-          slot.install(bench_model(cfg.model, ++version, weights));
-          std::this_thread::sleep_for(std::chrono::milliseconds(cfg.swap_ms));
+  const Mode modes[] = {
+      {"fixed", true, false}, {"fixed+swap", true, true}, {"natural", false, false}, {"natural+swap", false, true}};
+  // figures[mode][level][repeat]; the repeats interleave (all modes, then
+  // again) so that a burst of load elsewhere on the machine is spread over them.
+  std::vector<std::vector<std::vector<LevelFigures>>> all(std::size(modes),
+                                                          std::vector<std::vector<LevelFigures>>(cfg.clients.size()));
+  for (int rep = 0; rep < cfg.repeats; ++rep) {
+    for (std::size_t m = 0; m < std::size(modes); ++m) {
+      const Mode& mode = modes[m];
+      if (mode.swapping && cfg.swap_ms <= 0) continue;
+      const Send generate = [&](LoopbackClient& client, int k) -> std::optional<HttpReply> {
+        auto reply =
+            client.request("POST", "/generate",
+                           fmt::format(R"({{"prompt": "Q: 37+58=", "max_tokens": {}, "temperature": 1, "seed": {}{}}})",
+                                       cfg.max_tokens, k, mode.fixed ? R"(, "ignore_eos": true)" : ""));
+        if (mode.fixed && reply && reply->status == 200) {
+          const auto body = nlohmann::json::parse(reply->body, nullptr, false);
+          if (!body.contains("tokens") || body["tokens"] != cfg.max_tokens) reply->status = 0;  // counted as failed
         }
-      });
-    double base = 0;
-    for (const int clients : cfg.clients) {
-      const LevelResult r = drive(port, clients, cfg.requests, generate);
-      if (clients == cfg.clients.front()) base = static_cast<double>(r.tokens) / r.seconds;
-      print_level(swapping ? "swap" : "generate", clients, r, base);
+        return reply;
+      };
+      std::atomic<bool> stop_swaps{false};
+      std::thread swapper;
+      if (mode.swapping)
+        swapper = std::thread([&] {
+          while (!stop_swaps) {
+            slot.install(bench_model(cfg.model, ++version, weights));
+            std::this_thread::sleep_for(std::chrono::milliseconds(cfg.swap_ms));
+          }
+        });
+      for (std::size_t level = 0; level < cfg.clients.size(); ++level) {
+        const StepTimes before = server.step_times();
+        LevelFigures f = figures(drive(port, cfg.clients[level], cfg.requests, generate));
+        const StepTimes after = server.step_times();
+        const double wall = after.wall_s - before.wall_s;
+        f.step_ms = 1e3 * wall / static_cast<double>(std::max<std::int64_t>(1, after.steps - before.steps));
+        f.ran_share = (after.cpu_s - before.cpu_s) / std::max(1e-9, wall);
+        all[m][level].push_back(f);
+      }
+      stop_swaps = true;
+      if (swapper.joinable()) swapper.join();
     }
-    stop_swaps = true;
-    if (swapper.joinable()) swapper.join();
-    if (swapping)
-      std::printf("         (versions installed during the swap runs: up to %lld)\n",
-                  static_cast<long long>(version.load()));
   }
+  for (std::size_t m = 0; m < std::size(modes); ++m) {
+    if (all[m][0].empty()) continue;
+    std::vector<double> base;
+    for (const auto& f : all[m][0]) base.push_back(f.tokens_per_s);
+    for (std::size_t level = 0; level < cfg.clients.size(); ++level)
+      print_level(modes[m].name, cfg.clients[level], all[m][level], base);
+  }
+  if (cfg.swap_ms > 0)
+    std::printf("              (swap runs: a new version every %d ms, %lld versions installed in all)\n", cfg.swap_ms,
+                static_cast<long long>(version.load()));
   const LevelResult h = drive(port, cfg.health_connections, cfg.health_requests,
                               [](LoopbackClient& client, int) { return client.request("GET", "/health"); });
   std::printf("health   %7d connections: %.0f requests/s, p50 %.3f ms, p99 %.3f ms, %lld failed\n",
               cfg.health_connections, static_cast<double>(h.ok) / h.seconds, percentile(h.latency_ms, 0.5),
               percentile(h.latency_ms, 0.99), static_cast<long long>(h.failed));
+  std::printf("load average %.1f at the end\n", load_average());
   server.stop();
   serving.join();
   set_log_level(saved_level);

@@ -30,7 +30,7 @@ constexpr const char* kBenchUsage = R"(usage: pouch bench train [options]
        mpirun -np 2 pouch bench allreduce [--steps N]
        mpirun -np 2 pouch bench dp [--threads 1] [model and batch options]
        pouch bench ckpt [--dir DIR] [--repeats N] [model options]
-       pouch bench serve [--requests N] [--max-tokens N] [model options]
+       pouch bench serve [--requests N] [--max-tokens N] [--repeats N] [model options]
 
 train: times a training step (forward, backward, AdamW) of pouch's GPT and
 of the PyTorch eager peer (bench/torch_gpt_peer.py, same model, batch and
@@ -59,9 +59,11 @@ weights + AdamW state); --dir (default ./pouch-ckpt-bench) must be on the disk
 to measure.
 serve: pouch serve on loopback, driven by its own keep-alive clients: tokens/s
 and p50/p99 latency of POST /generate at 1, 4, 16 and 64 concurrent clients,
-then the same while a new model version is swapped in every 250 ms, then GET
-/health requests/s at 16 connections. The model defaults to r1-tiny's shape
-(layers 4, d_model 128, heads 4, seq 128, vocab 31).
+with fixed-length requests (ignore_eos: exactly --max-tokens each) and natural
+ones (stopping at end-of-text), each alone and while a new model version is
+swapped in every 250 ms, then GET /health requests/s at 16 connections.
+--repeats N (default 1 here) runs it N times: medians and ranges. The model
+defaults to r1-tiny's shape (layers 4, d_model 128, heads 4, seq 128, vocab 31).
 
 Options)";
 
@@ -105,8 +107,9 @@ int run_bench_command(const std::vector<std::string>& args) {
       "peer-script", po::value<std::string>()->default_value(default_peer_script()), "the peer script")(
       "bucket-mb", po::value<double>()->default_value(4.0), "dp: gradient bucket size in MiB")(
       "dir", po::value<std::string>()->default_value("pouch-ckpt-bench"),
-      "ckpt: scratch directory on the disk to measure")("repeats", po::value<int>()->default_value(5),
-                                                        "ckpt: interleaved repetitions (medians reported)")(
+      "ckpt: scratch directory on the disk to measure")(
+      "repeats", po::value<int>()->default_value(5),
+      "ckpt (default 5), serve (default 1): interleaved repetitions (medians reported)")(
       "requests", po::value<int>()->default_value(256), "serve: POST /generate requests per concurrency level")(
       "max-tokens", po::value<std::int64_t>()->default_value(32), "serve: max_tokens of each request");
   po::positional_options_description pos;
@@ -167,6 +170,7 @@ int run_bench_command(const std::vector<std::string>& args) {
     cfg.model = model_shape(vm, 4, 128, 4, 128, 31);
     cfg.requests = vm["requests"].as<int>();
     cfg.max_tokens = vm["max-tokens"].as<std::int64_t>();
+    cfg.repeats = vm["repeats"].defaulted() ? 1 : vm["repeats"].as<int>();
     run_serve_bench(cfg);
     return 0;
   }

@@ -31,10 +31,11 @@ GenerateRequest parse_generate_request(std::string_view body, std::size_t max_bo
         "{\"prompt\": \"Q: 3+4=\", \"max_tokens\": 16}");
   if (!doc.is_object()) bad(fmt::format("the request body must be a JSON object, not {}", type_name(doc)));
 
-  static const char* const kFields[] = {"prompt", "max_tokens", "temperature", "top_k", "top_p", "seed"};
+  static const char* const kFields[] = {"prompt", "max_tokens", "temperature", "top_k", "top_p", "seed", "ignore_eos"};
   for (const auto& [key, value] : doc.items()) {
     if (std::find(std::begin(kFields), std::end(kFields), key) == std::end(kFields))
-      bad(fmt::format("unknown field \"{}\"; the fields are prompt, max_tokens, temperature, top_k, top_p, seed", key));
+      bad(fmt::format(
+          "unknown field \"{}\"; the fields are prompt, max_tokens, temperature, top_k, top_p, seed, ignore_eos", key));
   }
 
   GenerateRequest req;
@@ -81,6 +82,11 @@ GenerateRequest parse_generate_request(std::string_view body, std::size_t max_bo
     // nlohmann stores non-negative integer literals as unsigned.
     if (!s.is_number_unsigned()) bad("\"seed\" must be an integer in [0, 2^64)");
     req.seed = s.get<std::uint64_t>();
+  }
+  if (doc.contains("ignore_eos")) {
+    const json& e = doc["ignore_eos"];
+    if (!e.is_boolean()) bad(fmt::format("\"ignore_eos\" must be true or false, not {}", type_name(e)));
+    req.ignore_eos = e.get<bool>();
   }
   return req;
 }

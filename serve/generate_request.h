@@ -11,7 +11,10 @@
 //    "temperature": 0.8,    number >= 0; 0 = greedy (default 0)
 //    "top_k": 0,            integer >= 0; 0 = all (default 0)
 //    "top_p": 0.9,          number in (0, 1] (default 1)
-//    "seed": 7}             integer in [0, 2^64) (default: a fresh one per request)
+//    "seed": 7,             integer in [0, 2^64) (default: a fresh one per request)
+//    "ignore_eos": false}   boolean; true = do not stop at the end-of-text token, so
+//                           exactly max_tokens are generated (unless the context
+//                           fills first); for benchmarks of fixed-length requests
 //
 // Any other field is an error, so a misspelt "max_token" is not silently ignored.
 #include <cstddef>
@@ -47,6 +50,7 @@ struct GenerateRequest {
   std::optional<std::int64_t> max_tokens;  // nullopt: the default
   SamplingOptions sampling;
   std::optional<std::uint64_t> seed;
+  bool ignore_eos = false;
 };
 
 // Throws RequestError: 413 when `body` is longer than max_body_bytes, 400 for

@@ -1,6 +1,9 @@
 #include "serve/generation_batcher.h"
 
+#include <time.h>
+
 #include <algorithm>
+#include <chrono>
 
 #include "runtime/error.h"
 #include "runtime/threads.h"
@@ -16,6 +19,12 @@ std::uint64_t splitmix64(std::uint64_t x) {
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
   return x ^ (x >> 31);
+}
+
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
 }  // namespace
@@ -54,6 +63,11 @@ bool GenerationBatcher::submit(GenerateRequest request, Done done) {
   return true;
 }
 
+StepTimes GenerationBatcher::step_times() const {
+  std::lock_guard lock(mutex_);
+  return step_times_;
+}
+
 std::int64_t GenerationBatcher::in_line() const {
   std::lock_guard lock(mutex_);
   return active_count_ + static_cast<std::int64_t>(waiting_.size());
@@ -83,7 +97,18 @@ void GenerationBatcher::run() {
       active_count_ = static_cast<std::int64_t>(active_.size() + joining.size());
     }
     join(joining);
+    if (active_.empty()) continue;  // every joining request was refused
+    const auto wall0 = std::chrono::steady_clock::now();
+    const double cpu0 = thread_cpu_seconds();
     step_all();
+    const double cpu = thread_cpu_seconds() - cpu0;
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+    {
+      std::lock_guard lock(mutex_);
+      ++step_times_.steps;
+      step_times_.wall_s += wall;
+      step_times_.cpu_s += cpu;
+    }
   }
 }
 
@@ -91,14 +116,16 @@ void GenerationBatcher::run() {
 // its sequence; a request the model refuses is answered at once.
 void GenerationBatcher::join(std::vector<std::pair<GenerateRequest, Done>>& joining) {
   for (auto& [request, done] : joining) {
-    auto model = slot_.current();
+    auto model = model_to_join(slot_.current());
     GenerationOutcome refused;
     try {
       if (!model) throw RequestError(503, "no model is loaded yet; try again shortly");
       const EncodedPrompt prompt = encode_generate_prompt(request, *model);
       const std::uint64_t seed = request.seed ? *request.seed : splitmix64(seed_base_ + seed_counter_++);
       auto active = std::make_unique<Active>(
-          Active{model, model->start(prompt.ids, model->generate_options(request.sampling, prompt.max_tokens), seed),
+          Active{model,
+                 model->start(prompt.ids,
+                              model->generate_options(request.sampling, prompt.max_tokens, request.ignore_eos), seed),
                  std::move(done)});
       active_.push_back(std::move(active));
       continue;
@@ -113,6 +140,22 @@ void GenerationBatcher::join(std::vector<std::pair<GenerateRequest, Done>>& join
     done(std::move(refused));
   }
   joining.clear();
+}
+
+// Why the newest active version is never older than one handed out before:
+// versions are handed out in order, and when a third would be needed the
+// newest one handed out is still active (had all its requests ended, only
+// one older version could remain, and the slot's newest would fit).
+std::shared_ptr<const ServingModel> GenerationBatcher::model_to_join(std::shared_ptr<const ServingModel> newest) const {
+  std::vector<const std::shared_ptr<const ServingModel>*> others;  // distinct active versions but `newest`
+  for (const auto& a : active_) {
+    if (a->model == newest) continue;
+    if (std::none_of(others.begin(), others.end(), [&](const auto* m) { return *m == a->model; }))
+      others.push_back(&a->model);
+  }
+  if (others.size() <= 1) return newest;
+  return **std::max_element(others.begin(), others.end(),
+                            [](const auto* x, const auto* y) { return (*x)->version() < (*y)->version(); });
 }
 
 // One token for every active request: one forward per model version among

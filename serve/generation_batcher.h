@@ -5,10 +5,13 @@
 // at the next token and leaves when it is done; each keeps its own sampling
 // settings, seed and KV cache, so its text is the one it would get alone.
 //
-// Versions: a request takes the ModelSlot's snapshot when it joins and keeps
-// it to its end. While a swap is in progress the active requests may hold
-// two versions; each step then runs one forward per version (requests of
-// one version together), so no request ever mixes weights.
+// Versions: a request takes a model snapshot when it joins and keeps it to
+// its end, so no request ever mixes weights. Each step runs one forward per
+// version among the active requests (requests of one version together), so
+// at most two versions are ever active: a request joins the ModelSlot's
+// newest version unless that would make a third one active (swaps faster
+// than requests last), and then joins the newest version already active.
+// Either way no request gets an older version than one joined before it.
 //
 // Threads: the batcher's own thread is the only one that runs a model (with
 // one BLAS thread), and the one that calls `done`. submit() and in_line() are safe from any
@@ -28,6 +31,15 @@
 #include "serve/model_slot.h"
 
 namespace pouch {
+
+// Time the batcher's thread spent in steps so far: wall clock and its own
+// CPU time. wall - cpu is time it was runnable but not running (another
+// thread or process had the core): the part of a step's latency that is the
+// machine's, not the batch's work.
+struct StepTimes {
+  std::int64_t steps = 0;
+  double wall_s = 0, cpu_s = 0;
+};
 
 // The answer to one request: status 200 with the completion and the version
 // that wrote it, or a 4xx/5xx status with an error message.
@@ -59,6 +71,7 @@ class GenerationBatcher {
   std::int64_t in_line() const;
   // Batched forwards run so far (one per model version per step).
   std::int64_t forwards() const { return forwards_; }
+  StepTimes step_times() const;
   // Finishes every request already submitted, then ends the thread.
   void stop();
 
@@ -66,6 +79,7 @@ class GenerationBatcher {
   struct Active;
   void run();
   void join(std::vector<std::pair<GenerateRequest, Done>>& joining);
+  std::shared_ptr<const ServingModel> model_to_join(std::shared_ptr<const ServingModel> newest) const;
   void step_all();
 
   ModelSlot& slot_;
@@ -79,6 +93,7 @@ class GenerationBatcher {
   std::int64_t active_count_ = 0;  // guarded by mutex_, mirrors active_.size()
   bool stopping_ = false;
   std::atomic<std::int64_t> forwards_{0};
+  StepTimes step_times_;                         // guarded by mutex_
   std::vector<std::unique_ptr<Active>> active_;  // batcher thread only
   std::thread thread_;
 };

@@ -565,6 +565,8 @@ void HttpServer::run() {
   impl_->loop();
 }
 
+StepTimes HttpServer::step_times() const { return impl_->batcher.step_times(); }
+
 void HttpServer::stop() {
   impl_->stop_requested = true;
   impl_->wake();

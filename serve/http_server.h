@@ -29,6 +29,7 @@
 #include <memory>
 #include <string>
 
+#include "serve/generation_batcher.h"
 #include "serve/model_slot.h"
 
 namespace pouch {
@@ -63,6 +64,8 @@ class HttpServer {
   // Ends run() (from any thread): no new connections; generations in
   // progress finish and are answered first.
   void stop();
+  // The generation batcher's time in steps so far (benchmarks).
+  StepTimes step_times() const;
 
  private:
   struct Impl;

@@ -32,11 +32,12 @@ std::shared_ptr<const ServingModel> ServingModel::adopt(std::unique_ptr<Backend>
   return out;
 }
 
-GenerateOptions ServingModel::generate_options(const SamplingOptions& sampling, std::int64_t max_tokens) const {
+GenerateOptions ServingModel::generate_options(const SamplingOptions& sampling, std::int64_t max_tokens,
+                                               bool ignore_eos) const {
   GenerateOptions opt;
   opt.sampling = sampling;
   opt.max_tokens = max_tokens;
-  opt.stop_token = tokenizer_->eot_id();
+  opt.stop_token = ignore_eos ? -1 : tokenizer_->eot_id();
   opt.decodable_vocab = tokenizer_->vocab_size();
   return opt;
 }

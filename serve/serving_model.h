@@ -36,8 +36,10 @@ class ServingModel {
   const GPTConfig& config() const { return model_->config(); }
 
   // Generation options for this model: the sampler limited to the ids its
-  // tokenizer decodes, stopping at its end-of-text token.
-  GenerateOptions generate_options(const SamplingOptions& sampling, std::int64_t max_tokens) const;
+  // tokenizer decodes, stopping at its end-of-text token unless ignore_eos
+  // (then that token is sampled, returned and decoded like any other).
+  GenerateOptions generate_options(const SamplingOptions& sampling, std::int64_t max_tokens,
+                                   bool ignore_eos = false) const;
 
   // start() and step() run the model (Generator, model/generator.h). The
   // weights never change; the decode scratch does, so they are logically

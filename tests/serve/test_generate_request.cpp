@@ -31,7 +31,8 @@ void expect_400(const std::string& body, const std::string& mentions) {
 
 TEST(GenerateRequest, AcceptsAFullRequest) {
   const GenerateRequest r = parse_generate_request(
-      R"({"prompt": "Q: 3+4=", "max_tokens": 8, "temperature": 0.5, "top_k": 3, "top_p": 0.9, "seed": 18446744073709551615})",
+      R"({"prompt": "Q: 3+4=", "max_tokens": 8, "temperature": 0.5, "top_k": 3, "top_p": 0.9, "seed": 18446744073709551615,
+          "ignore_eos": true})",
       kLimit);
   EXPECT_EQ(r.prompt, "Q: 3+4=");
   EXPECT_EQ(r.max_tokens, 8);
@@ -40,6 +41,7 @@ TEST(GenerateRequest, AcceptsAFullRequest) {
   EXPECT_FLOAT_EQ(r.sampling.top_p, 0.9f);
   ASSERT_TRUE(r.seed);
   EXPECT_EQ(*r.seed, 18446744073709551615ull);
+  EXPECT_TRUE(r.ignore_eos);
 }
 
 TEST(GenerateRequest, Defaults) {
@@ -48,6 +50,7 @@ TEST(GenerateRequest, Defaults) {
   EXPECT_EQ(r.sampling.top_k, 0);
   EXPECT_EQ(r.sampling.top_p, 1.0f);
   EXPECT_FALSE(r.seed);
+  EXPECT_FALSE(r.ignore_eos);  // stop at the end-of-text token
   // An integer temperature is a number too.
   EXPECT_EQ(
       parse_generate_request(R"({"prompt": "Q", "max_tokens": 1, "temperature": 1})", kLimit).sampling.temperature,
@@ -81,6 +84,8 @@ TEST(GenerateRequest, MissingAndWrongTypedFields) {
   expect_400(R"({"prompt": "Q", "max_tokens": 4, "top_k": 1.5})", "\"top_k\" must be an integer");
   expect_400(R"({"prompt": "Q", "max_tokens": 4, "seed": -1})", "\"seed\"");
   expect_400(R"({"prompt": "Q", "max_tokens": 4, "seed": 1.5})", "\"seed\"");
+  expect_400(R"({"prompt": "Q", "ignore_eos": 1})", "\"ignore_eos\" must be true or false, not number");
+  expect_400(R"({"prompt": "Q", "ignore_eos": "yes"})", "\"ignore_eos\" must be true or false, not string");
 }
 
 TEST(GenerateRequest, UnknownFields) {
