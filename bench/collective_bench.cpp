@@ -36,8 +36,9 @@ double time_round(const std::function<void()>& round, int iterations) {
 
 AllreduceBenchResult run_allreduce_bench(const AllreduceBenchConfig& cfg, bool print) {
   if (!mpi_is_running())
-    fail("pouch bench allreduce measures all-reduce between ranks: start it under a launcher, e.g. "
-         "`mpirun -np 2 pouch bench allreduce`");
+    fail(
+        "pouch bench allreduce measures all-reduce between ranks: start it under a launcher, e.g. "
+        "`mpirun -np 2 pouch bench allreduce`");
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -63,24 +64,29 @@ AllreduceBenchResult run_allreduce_bench(const AllreduceBenchConfig& cfg, bool p
     for (const std::size_t bytes : cfg.sizes_bytes) {
       const std::int64_t n = static_cast<std::int64_t>(bytes / sizeof(float));
       Tensor buf = Tensor::zeros({n});  // zeros stay zeros: no overflow, no denormals over many sums
-      const int iterations =
-          cfg.iterations > 0 ? cfg.iterations : bytes <= (1u << 20) ? 20 : bytes <= (16u << 20) ? 5 : 2;
-      const std::function<void()> forms[4] = {
-          [&] {
-            for (int i = 0; i < iterations; ++i)
-              MPI_Allreduce(MPI_IN_PLACE, buf.raw(), static_cast<int>(n), MPI_FLOAT, MPI_SUM, raw_comm);
-          },
-          [&] {
-            for (int i = 0; i < iterations; ++i) comm.all_reduce(buf, ReduceOp::Sum);
-          },
-          [&] {
-            std::vector<WorkHandle> works;
-            for (int i = 0; i < iterations; ++i) works.push_back(comm.all_reduce_async(buf, ReduceOp::Sum));
-            for (auto& w : works) w->wait();
-          },
-          [&] {
-            for (int i = 0; i < iterations; ++i) sleeper.all_reduce(buf, ReduceOp::Sum);
-          }};
+      const int iterations = cfg.iterations > 0     ? cfg.iterations
+                             : bytes <= (1u << 20)  ? 20
+                             : bytes <= (16u << 20) ? 5
+                                                    : 2;
+      const std::function<void()> forms[4] = {[&] {
+                                                for (int i = 0; i < iterations; ++i)
+                                                  MPI_Allreduce(MPI_IN_PLACE, buf.raw(), static_cast<int>(n), MPI_FLOAT,
+                                                                MPI_SUM, raw_comm);
+                                              },
+                                              [&] {
+                                                for (int i = 0; i < iterations; ++i)
+                                                  comm.all_reduce(buf, ReduceOp::Sum);
+                                              },
+                                              [&] {
+                                                std::vector<WorkHandle> works;
+                                                for (int i = 0; i < iterations; ++i)
+                                                  works.push_back(comm.all_reduce_async(buf, ReduceOp::Sum));
+                                                for (auto& w : works) w->wait();
+                                              },
+                                              [&] {
+                                                for (int i = 0; i < iterations; ++i)
+                                                  sleeper.all_reduce(buf, ReduceOp::Sum);
+                                              }};
       std::vector<double> times[4];
       time_round(forms[1], iterations);  // warm-up: first touch, MPI's buffers
       for (int round = 0; round < cfg.rounds; ++round)
@@ -101,11 +107,12 @@ AllreduceBenchResult run_allreduce_bench(const AllreduceBenchConfig& cfg, bool p
       row.sleep_busbw = bus_factor * static_cast<double>(bytes) / row.sleep_s / 1e9;
       result.rows.push_back(row);
       if (print && rank == 0)
-        std::printf("%6.0f MiB %10.3f ms %6.2f GB/s %10.3f ms %6.2f GB/s %5.2fx %10.3f ms %6.2f GB/s %5.2fx %10.3f ms "
-                    "%6.2f GB/s %5.2fx\n",
-                    static_cast<double>(bytes) / (1 << 20), row.raw_s * 1e3, row.raw_busbw, row.blocking_s * 1e3,
-                    row.blocking_busbw, row.blocking_ratio(), row.async_s * 1e3, row.async_busbw, row.async_ratio(),
-                    row.sleep_s * 1e3, row.sleep_busbw, row.sleep_ratio());
+        std::printf(
+            "%6.0f MiB %10.3f ms %6.2f GB/s %10.3f ms %6.2f GB/s %5.2fx %10.3f ms %6.2f GB/s %5.2fx %10.3f ms "
+            "%6.2f GB/s %5.2fx\n",
+            static_cast<double>(bytes) / (1 << 20), row.raw_s * 1e3, row.raw_busbw, row.blocking_s * 1e3,
+            row.blocking_busbw, row.blocking_ratio(), row.async_s * 1e3, row.async_busbw, row.async_ratio(),
+            row.sleep_s * 1e3, row.sleep_busbw, row.sleep_ratio());
     }
     if (print && rank == 0)
       std::printf("ratio = communicator bandwidth / raw MPI_Allreduce bandwidth, same buffer, same run\n");

@@ -24,15 +24,15 @@ namespace pouch {
 
 struct AllreduceBenchConfig {
   std::vector<std::size_t> sizes_bytes = {std::size_t{1} << 20, std::size_t{16} << 20, std::size_t{64} << 20};
-  int iterations = 0;  // all-reduces per round; 0: 20 up to 1 MiB, 5 up to 16 MiB, else 2
-  int rounds = 7;      // per form and size; the median is reported
+  int iterations = 0;      // all-reduces per round; 0: 20 up to 1 MiB, 5 up to 16 MiB, else 2
+  int rounds = 7;          // per form and size; the median is reported
   double timeout_s = 300;  // the communicator's deadline
 };
 
 struct AllreduceBenchRow {
   std::size_t bytes = 0;
   int iterations = 0;
-  double raw_s = 0, blocking_s = 0, async_s = 0, sleep_s = 0;  // time per all-reduce
+  double raw_s = 0, blocking_s = 0, async_s = 0, sleep_s = 0;                  // time per all-reduce
   double raw_busbw = 0, blocking_busbw = 0, async_busbw = 0, sleep_busbw = 0;  // GB/s
   // Communicator bandwidth / raw MPI_Allreduce bandwidth.
   double blocking_ratio() const { return raw_s / blocking_s; }

@@ -109,8 +109,8 @@ DpBenchResult run_dp_bench(const ParallelContext& ctx, const DpBenchConfig& cfg,
 
   if (print && ctx.is_root()) {
     const double grad_mb = static_cast<double>(model.parameters().grads().nbytes()) / (1 << 20);
-    std::printf("data parallel: %d ranks, per-rank batch %lld x %lld, %.1f MiB of gradients in %zu buckets\n",
-                r.ranks, static_cast<long long>(B), static_cast<long long>(T), grad_mb, r.buckets);
+    std::printf("data parallel: %d ranks, per-rank batch %lld x %lld, %.1f MiB of gradients in %zu buckets\n", r.ranks,
+                static_cast<long long>(B), static_cast<long long>(T), grad_mb, r.buckets);
     std::printf("dp=1 (rank 0 alone)     %8.1f ms/step  %9.0f tokens/s\n", r.single_step_s * 1e3,
                 r.single_tokens_per_s);
     std::printf("dp=%d no reduction      %8.1f ms/step  %9.0f tokens/s  (communication free)\n", r.ranks,

@@ -28,7 +28,7 @@ namespace pouch {
 struct DpBenchConfig {
   GPTConfig model;
   std::int64_t batch_per_rank = 4;
-  std::int64_t steps = 6;     // timed steps per phase, after one warm-up step
+  std::int64_t steps = 6;  // timed steps per phase, after one warm-up step
   double bucket_mb = 4.0;
 };
 

@@ -1,12 +1,12 @@
 #include "bench/train_step_bench.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
 #include <memory>
-
-#include <fmt/format.h>
 
 #include "model/gpt.h"
 #include "runtime/adamw_optimizer.h"
@@ -44,7 +44,8 @@ TrainBenchResult run_pouch_train_bench(const TrainBenchConfig& cfg) {
   // Targets are the inputs shifted by one, as the peer's torch.roll.
   Tensor x = Tensor::empty({B, T}, DType::I32), y = Tensor::empty({B, T}, DType::I32);
   RngStream rng(0, 0);
-  for (std::int64_t i = 0; i < B * T; ++i) x.i32()[i] = static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(V)));
+  for (std::int64_t i = 0; i < B * T; ++i)
+    x.i32()[i] = static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(V)));
   for (std::int64_t b = 0; b < B; ++b)
     for (std::int64_t t = 0; t < T; ++t) y.i32()[b * T + t] = x.i32()[b * T + (t + 1) % T];
 

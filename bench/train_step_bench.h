@@ -15,15 +15,15 @@ namespace pouch {
 struct TrainBenchConfig {
   GPTConfig model;
   std::int64_t batch = 8;
-  std::int64_t steps = 10;   // timed steps (after 2 warm-up steps); the median is reported
-  int threads = 0;           // 0 = all cores
-  bool profile = false;      // time each backend op over extra steps
+  std::int64_t steps = 10;  // timed steps (after 2 warm-up steps); the median is reported
+  int threads = 0;          // 0 = all cores
+  bool profile = false;     // time each backend op over extra steps
 };
 
 struct TrainBenchResult {
   double ms_per_step = 0.0;
   double tokens_per_s = 0.0;
-  double model_gflops = 0.0;      // model FLOPs (GPT::train_flops_per_token) per second
+  double model_gflops = 0.0;  // model FLOPs (GPT::train_flops_per_token) per second
   double loss = 0.0;
   std::map<std::string, OpTiming> profile;  // per op, per step
   double profiled_step_s = 0.0;

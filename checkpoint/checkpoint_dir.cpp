@@ -26,7 +26,6 @@ constexpr const char* kStateFile = "state.h5";
 constexpr const char* kLatestFile = "latest";
 constexpr const char* kStepPrefix = "step-";
 
-
 void rename_or_fail(const fs::path& from, const fs::path& to) {
   if (std::rename(from.c_str(), to.c_str()) != 0)
     fail("cannot rename '{}' to '{}': {}: check the checkpoint directory's permissions", from.string(), to.string(),
@@ -93,9 +92,10 @@ std::optional<FoundCheckpoint> find_latest_complete(const std::string& dir) {
     auto step = parse_step_dir_name(named);
     bool listed = step && std::any_of(all.begin(), all.end(), [&](const auto& c) { return c.step == *step; });
     if (!listed)
-      log_warn("checkpoint directory '{}': 'latest' names '{}', which is not a published checkpoint; scanning for the "
-               "newest one instead",
-               dir, named);
+      log_warn(
+          "checkpoint directory '{}': 'latest' names '{}', which is not a published checkpoint; scanning for the "
+          "newest one instead",
+          dir, named);
   } else if (!all.empty()) {
     log_warn("checkpoint directory '{}' has no 'latest' file; scanning for the newest checkpoint instead", dir);
   }

@@ -23,8 +23,8 @@
 namespace pouch {
 
 struct RetentionPolicy {
-  int keep_last = 0;            // keep the newest keep_last checkpoints (0: keep all)
-  std::int64_t keep_every = 0;  // steps that are multiples of this are never deleted (0: none)
+  int keep_last = 0;                     // keep the newest keep_last checkpoints (0: keep all)
+  std::int64_t keep_every = 0;           // steps that are multiples of this are never deleted (0: none)
   std::vector<std::int64_t> keep_steps;  // never deleted either (a schedule's phase boundaries)
 };
 

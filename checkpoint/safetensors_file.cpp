@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "checkpoint/atomic_file.h"
@@ -16,7 +15,8 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   nlohmann::ordered_json header;
   std::uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
-    if (t.dtype() != DType::F32) fail("safetensors export: {} is {}, only f32 is exported", name, dtype_name(t.dtype()));
+    if (t.dtype() != DType::F32)
+      fail("safetensors export: {} is {}, only f32 is exported", name, dtype_name(t.dtype()));
     header[name] = {{"dtype", "F32"}, {"shape", t.shape()}, {"data_offsets", {offset, offset + t.nbytes()}}};
     offset += t.nbytes();
   }
@@ -34,7 +34,8 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     out.write(reinterpret_cast<const char*>(len), 8);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
     // The host is little-endian (x86-64, aarch64), as the format requires.
-    for (const auto& [name, t] : tensors) out.write(static_cast<const char*>(t.raw()), static_cast<std::streamsize>(t.nbytes()));
+    for (const auto& [name, t] : tensors)
+      out.write(static_cast<const char*>(t.raw()), static_cast<std::streamsize>(t.nbytes()));
     out.flush();
     if (!out) fail("writing {} failed: {}", tmp, std::strerror(errno));
   }

@@ -74,13 +74,13 @@ class ParallelContext;
 inline constexpr std::int64_t kCheckpointFormatVersion = 1;
 
 struct CheckpointMeta {
-  std::int64_t step = 0;         // optimizer steps completed (= the data position)
+  std::int64_t step = 0;  // optimizer steps completed (= the data position)
   std::int64_t tokens_seen = 0;
-  std::string phase;             // e.g. "pretrain"
-  int tp = 1, dp = 1;            // the writer's layout (informational on read)
-  int world_size = 1;            // the writer's world size (set by the writer)
-  std::string config_ini;        // the run's config text
-  std::string pouch_version;     // filled with POUCH_VERSION when empty on write
+  std::string phase;                                       // e.g. "pretrain"
+  int tp = 1, dp = 1;                                      // the writer's layout (informational on read)
+  int world_size = 1;                                      // the writer's world size (set by the writer)
+  std::string config_ini;                                  // the run's config text
+  std::string pouch_version;                               // filled with POUCH_VERSION when empty on write
   std::int64_t format_version = kCheckpointFormatVersion;  // read back from the file
 };
 
@@ -130,7 +130,7 @@ struct CheckpointState {
 // MPI_Comm drives MPI-IO, and its barrier orders the single-writer passes);
 // no asynchronous collective may be in flight on it during a write.
 struct CheckpointGroup {
-  int rank = 0, size = 1;        // world
+  int rank = 0, size = 1;  // world
   int tp_rank = 0, tp_size = 1;
   int dp_rank = 0, dp_size = 1;
   Communicator* world = nullptr;  // required when size > 1
@@ -159,9 +159,9 @@ void write_checkpoint_file(const std::string& path, const CheckpointState& mine,
 bool collective_checkpoint_write_in_flight();
 
 struct ReadOptions {
-  int rank = 0;         // which row of /rng and /data this rank reads
-  bool verify = true;   // check every dataset's xxh64 first (reads the whole file)
-  bool optim = true;    // read /optim into optim_m / optim_v
+  int rank = 0;        // which row of /rng and /data this rank reads
+  bool verify = true;  // check every dataset's xxh64 first (reads the whole file)
+  bool optim = true;   // read /optim into optim_m / optim_v
 };
 
 // Not collective: each rank opens the file on its own (default driver) and

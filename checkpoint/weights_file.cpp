@@ -100,7 +100,8 @@ void write_model_group(Hdf5File& file, const GPTConfig& config, const NamedTenso
   for (const auto& [name, tensor] : params) file.write_dataset(dataset_path(name), tensor);
 }
 
-void write_model_attrs(Hdf5File& file, const GPTConfig& config, const std::map<std::string, std::string>& string_attrs) {
+void write_model_attrs(Hdf5File& file, const GPTConfig& config,
+                       const std::map<std::string, std::string>& string_attrs) {
   for (const auto& [key, value] : string_attrs)
     POUCH_CHECK(!is_reserved_attr(key), "string attribute '{}' collides with a reserved /model attribute", key);
   file.set_attr_str(kModelGroup, "format", kWeightsFormat);

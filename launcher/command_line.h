@@ -1,10 +1,9 @@
 #pragma once
 // Splits a subcommand's arguments into config overrides (--section.key[=v])
 // and the subcommand's own flags, which Boost.Program_options parses.
+#include <boost/program_options.hpp>
 #include <string>
 #include <vector>
-
-#include <boost/program_options.hpp>
 
 namespace pouch {
 

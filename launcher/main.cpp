@@ -1,4 +1,5 @@
 // pouch: one binary, launched SPMD by mpirun/srun or run directly (a world of one).
+#include <boost/program_options/errors.hpp>
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -6,14 +7,12 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/program_options/errors.hpp>
-
 #include "launcher/commands.h"
-#include "phases/schedule/checkpoint_choice.h"
 #include "parallel/launcher_env.h"
 #include "parallel/mpi_runtime.h"
 #include "parallel/uniform_error.h"
 #include "parallel/watchdog.h"
+#include "phases/schedule/checkpoint_choice.h"
 #include "runtime/error.h"
 
 namespace {
@@ -44,9 +43,8 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"train", pouch::run_train_command},       {"eval", pouch::run_eval_command},
-    {"generate", pouch::run_generate_command}, {"data", pouch::run_data_command},
-    {"bench", pouch::run_bench_command},       {"ckpt", pouch::run_ckpt_command},
+    {"train", pouch::run_train_command}, {"eval", pouch::run_eval_command},   {"generate", pouch::run_generate_command},
+    {"data", pouch::run_data_command},   {"bench", pouch::run_bench_command}, {"ckpt", pouch::run_ckpt_command},
     {"serve", pouch::run_serve_command},
 };
 

@@ -25,7 +25,9 @@ const std::vector<RunConfigKeySpec>& run_config_key_specs() {
       {"train.grad_accum", POUCH_FIELD(train.grad_accum), "micro-batches per optimizer step"},
       {"train.steps", POUCH_FIELD(train.steps), "optimizer steps"},
       {"train.seed", POUCH_FIELD(train.seed), "seed of every random stream (init, data order, sampling)"},
-      {"train.init_from", POUCH_FIELD(train.init_from), "weights to start from: a pouch weights file (HDF5) or an llm.c model file (.bin, told apart by content); empty = random init"},
+      {"train.init_from", POUCH_FIELD(train.init_from),
+       "weights to start from: a pouch weights file (HDF5) or an llm.c model file (.bin, told apart by content); empty "
+       "= random init"},
       {"train.recompute", POUCH_FIELD(train.recompute),
        "activation checkpointing: re-run each block's forward in backward (same results, less memory)"},
       {"train.eval_every", POUCH_FIELD(train.eval_every),

@@ -11,7 +11,7 @@ struct GPTConfig {
   std::int64_t layers = 4;
   std::int64_t d_model = 128;
   std::int64_t heads = 4;
-  std::int64_t seq_len = 128;     // maximum context (rows of wpe)
+  std::int64_t seq_len = 128;  // maximum context (rows of wpe)
   std::int64_t vocab_size = 64;
   float ln_eps = 1e-5f;
 

@@ -11,9 +11,8 @@ namespace {
 Tensor as_rows(const Tensor& t, std::int64_t cols) { return t.reshape({t.numel() / cols, cols}); }
 }  // namespace
 
-LoraAdapter::LoraAdapter(ParameterStore& store, const std::string& name, Kind kind, std::int64_t in,
-                         std::int64_t out, std::int64_t rank, float alpha, const TensorParallelGroup& tp,
-                         int sections)
+LoraAdapter::LoraAdapter(ParameterStore& store, const std::string& name, Kind kind, std::int64_t in, std::int64_t out,
+                         std::int64_t rank, float alpha, const TensorParallelGroup& tp, int sections)
     : name_(name), kind_(kind), rank_(rank), scale_(alpha / static_cast<float>(rank)), tp_(tp) {
   POUCH_CHECK(rank > 0, "LoRA rank {} must be positive", rank);
   if (kind == Kind::Column) {
@@ -45,7 +44,7 @@ void LoraAdapter::forward_add(Backend& be, const Tensor& out, const Tensor& x) {
   const std::int64_t in = a_->shape[1];
   const Tensor x2 = as_rows(x, in), out2 = as_rows(out, b_->shape[0]);
   ensure_scratch(be, x2.dim(0));
-  be.linear_forward(u_, x2, a_->value, Tensor());          // u [N, r] = x A^T (Row: this rank's partial)
+  be.linear_forward(u_, x2, a_->value, Tensor());             // u [N, r] = x A^T (Row: this rank's partial)
   be.matmul(out2, u_, b_->value, false, true, scale_, 1.0f);  // out += s u B^T
 }
 
@@ -54,8 +53,8 @@ void LoraAdapter::backward(Backend& be, const Tensor& dx, const Tensor& dy, cons
   const Tensor x2 = as_rows(x, in), dy2 = as_rows(dy, b_->shape[0]);
   ensure_scratch(be, x2.dim(0));
   be.linear_forward(u_, x2, a_->value, Tensor());
-  if (kind_ == Kind::Row) tp_.all_reduce_sum(u_);  // the full u = sum over ranks of x_r A_r^T
-  be.matmul(b_->grad, dy2, u_, true, false, scale_, 1.0f);   // dB [out(_r), r] += s dy^T u
+  if (kind_ == Kind::Row) tp_.all_reduce_sum(u_);              // the full u = sum over ranks of x_r A_r^T
+  be.matmul(b_->grad, dy2, u_, true, false, scale_, 1.0f);     // dB [out(_r), r] += s dy^T u
   be.matmul(du_, dy2, b_->value, false, false, scale_, 0.0f);  // du = s dy B  (Column: partial)
   if (dx.defined()) be.matmul(as_rows(dx, in), du_, a_->value, false, false, 1.0f, 1.0f);  // dx += du A
   if (kind_ == Kind::Column) tp_.all_reduce_sum(du_);

@@ -15,15 +15,14 @@ void ColumnParallelLinear::forward(Backend& be, const Tensor& out, const Tensor&
 }
 
 void ColumnParallelLinear::backward(Backend& be, const Tensor& dx, const Tensor& dy, const Tensor& x) const {
-  be.linear_backward(dx, frozen_ ? Tensor() : weight_->grad, frozen_ ? Tensor() : bias_->grad, dy, x,
-                     weight_->value);
+  be.linear_backward(dx, frozen_ ? Tensor() : weight_->grad, frozen_ ? Tensor() : bias_->grad, dy, x, weight_->value);
   // The adapter's share of dx is partial over the group too: it joins the all-reduce below.
   if (lora_ != nullptr) lora_->backward(be, dx, dy, x);
   if (dx.defined()) tp_.all_reduce_sum(dx);
 }
 
-RowParallelLinear::RowParallelLinear(ParameterStore& store, const std::string& name, std::int64_t in,
-                                     std::int64_t out, const TensorParallelGroup& tp)
+RowParallelLinear::RowParallelLinear(ParameterStore& store, const std::string& name, std::int64_t in, std::int64_t out,
+                                     const TensorParallelGroup& tp)
     : tp_(tp) {
   weight_ = store.add(name + ".weight", {out, in}, tp.columns());
   bias_ = store.add(name + ".bias", {out});
@@ -37,8 +36,7 @@ void RowParallelLinear::forward(Backend& be, const Tensor& out, const Tensor& x)
 }
 
 void RowParallelLinear::backward(Backend& be, const Tensor& dx, const Tensor& dy, const Tensor& x) const {
-  be.linear_backward(dx, frozen_ ? Tensor() : weight_->grad, frozen_ ? Tensor() : bias_->grad, dy, x,
-                     weight_->value);
+  be.linear_backward(dx, frozen_ ? Tensor() : weight_->grad, frozen_ ? Tensor() : bias_->grad, dy, x, weight_->value);
   if (lora_ != nullptr) lora_->backward(be, dx, dy, x);
 }
 

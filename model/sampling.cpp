@@ -10,8 +10,7 @@ namespace pouch {
 
 std::int32_t sample_token(const float* logits, std::int64_t vocab, const SamplingOptions& opt, RngStream& rng) {
   POUCH_CHECK(vocab > 0, "empty vocabulary");
-  if (opt.temperature <= 0.0f)
-    return static_cast<std::int32_t>(std::max_element(logits, logits + vocab) - logits);
+  if (opt.temperature <= 0.0f) return static_cast<std::int32_t>(std::max_element(logits, logits + vocab) - logits);
 
   std::vector<std::int32_t> order(static_cast<std::size_t>(vocab));
   std::iota(order.begin(), order.end(), 0);

@@ -68,9 +68,8 @@ void VocabParallelEmbedding::cross_entropy(Backend& be, const Tensor& losses, co
 }
 
 void VocabParallelEmbedding::cross_entropy_weighted(Backend& be, const Tensor& losses, const Tensor& dlogits,
-                                                    const Tensor& logits, const Tensor& targets,
-                                                    const Tensor& weights, const Tensor& row_max,
-                                                    const Tensor& stats) const {
+                                                    const Tensor& logits, const Tensor& targets, const Tensor& weights,
+                                                    const Tensor& row_max, const Tensor& stats) const {
   const std::int64_t N = logits.dim(0), Vl = logits.dim(1);
   POUCH_CHECK(weights.numel() == N && weights.dtype() == DType::F32, "weights {} for {} rows",
               shape_str(weights.shape()), N);
@@ -79,8 +78,8 @@ void VocabParallelEmbedding::cross_entropy_weighted(Backend& be, const Tensor& l
   const auto opt_row = [&](const Tensor& t, std::int64_t n) { return t.defined() ? row(t, n) : Tensor(); };
   if (tp_.size() == 1) {
     for (std::int64_t n = 0; n < N; ++n)
-      be.cross_entropy_forward_backward(losses.view(n, {1}), opt_row(dlogits, n), row(logits, n),
-                                        targets.view(n, {1}), w[n]);
+      be.cross_entropy_forward_backward(losses.view(n, {1}), opt_row(dlogits, n), row(logits, n), targets.view(n, {1}),
+                                        w[n]);
     return;
   }
   const long start = static_cast<long>(vocab_start()), valid = static_cast<long>(valid_rows());
@@ -98,8 +97,8 @@ void VocabParallelEmbedding::cross_entropy_weighted(Backend& be, const Tensor& l
   }
 }
 
-void VocabParallelEmbedding::entropy(Backend& be, const Tensor& entropy, const Tensor& logits,
-                                     const Tensor& row_max, const Tensor& stats) const {
+void VocabParallelEmbedding::entropy(Backend& be, const Tensor& entropy, const Tensor& logits, const Tensor& row_max,
+                                     const Tensor& stats) const {
   const std::int64_t N = logits.dim(0), Vl = logits.dim(1);
   const std::int64_t valid = tp_.size() == 1 ? Vl : valid_rows();
   be.vocab_parallel_ce_max(row_max, logits, static_cast<long>(valid));

@@ -1,18 +1,23 @@
 #include "parallel/collective_desc.h"
 
-#include <climits>
-
 #include <fmt/format.h>
+
+#include <climits>
 
 namespace pouch {
 
 const char* collective_kind_name(CollectiveKind kind) {
   switch (kind) {
-    case CollectiveKind::AllReduce: return "all_reduce";
-    case CollectiveKind::ReduceScatter: return "reduce_scatter";
-    case CollectiveKind::AllGather: return "all_gather";
-    case CollectiveKind::Broadcast: return "broadcast";
-    case CollectiveKind::Barrier: return "barrier";
+    case CollectiveKind::AllReduce:
+      return "all_reduce";
+    case CollectiveKind::ReduceScatter:
+      return "reduce_scatter";
+    case CollectiveKind::AllGather:
+      return "all_gather";
+    case CollectiveKind::Broadcast:
+      return "broadcast";
+    case CollectiveKind::Barrier:
+      return "barrier";
   }
   return "?";
 }
@@ -22,9 +27,12 @@ std::string CollectiveDesc::str() const {
     case CollectiveKind::AllReduce:
     case CollectiveKind::ReduceScatter:
       return fmt::format("{}({}, {} x {})", collective_kind_name(kind), reduce_op_name(op), dtype_name(dtype), count);
-    case CollectiveKind::AllGather: return fmt::format("all_gather({} x {})", dtype_name(dtype), count);
-    case CollectiveKind::Broadcast: return fmt::format("broadcast(root {}, {} x {})", root, dtype_name(dtype), count);
-    case CollectiveKind::Barrier: return "barrier";
+    case CollectiveKind::AllGather:
+      return fmt::format("all_gather({} x {})", dtype_name(dtype), count);
+    case CollectiveKind::Broadcast:
+      return fmt::format("broadcast(root {}, {} x {})", root, dtype_name(dtype), count);
+    case CollectiveKind::Barrier:
+      return "barrier";
   }
   return "?";
 }
@@ -65,8 +73,8 @@ CollectiveDesc describe_reduce_scatter(const GroupRef& g, const Tensor& out, con
     fail("reduce_scatter on group '{}' (rank {}): in is {} but out is {}", g.name, g.rank, dtype_name(in.dtype()),
          dtype_name(out.dtype()));
   if (in.numel() != static_cast<std::int64_t>(g.size) * out.numel())
-    fail("reduce_scatter on group '{}' (rank {}): in has {} elements, must be group size {} x out's {}", g.name,
-         g.rank, in.numel(), g.size, out.numel());
+    fail("reduce_scatter on group '{}' (rank {}): in has {} elements, must be group size {} x out's {}", g.name, g.rank,
+         in.numel(), g.size, out.numel());
   check_op(g, "reduce_scatter", in.dtype(), op);
   return {CollectiveKind::ReduceScatter, op, in.dtype(), in.numel(), 0};
 }

@@ -1,9 +1,9 @@
 #include "parallel/fake_communicator.h"
 
+#include <fmt/format.h>
+
 #include <cstring>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "parallel/flight_recorder.h"
 #include "parallel/reduce_kernels.h"
@@ -65,9 +65,8 @@ void FakeWorld::run(const RankView& me, std::uint64_t seq, const CollectiveDesc&
   if (!broken_.empty())
     throw CollectiveError(fmt::format("{} cannot run: the group failed earlier: {}", where(), broken_));
   if (failures_.count({me.rank, seq})) {
-    const std::string msg =
-        fail_locked(fmt::format("injected failure on rank {} at collective {} ({}) of group '{}'", me.rank, seq,
-                                     desc.str(), name_));
+    const std::string msg = fail_locked(fmt::format("injected failure on rank {} at collective {} ({}) of group '{}'",
+                                                    me.rank, seq, desc.str(), name_));
     throw CollectiveError(msg);
   }
 
@@ -83,20 +82,24 @@ void FakeWorld::run(const RankView& me, std::uint64_t seq, const CollectiveDesc&
   if (!(slot->desc == desc)) {
     const std::string msg = fail_locked(
         fmt::format("collective {} on group '{}' does not match across ranks: rank {} issued {}, rank {} issued "
-                         "{}; every rank must issue the same collectives in the same order",
-                         seq, name_, slot->first_rank, slot->desc.str(), me.rank, desc.str()));
+                    "{}; every rank must issue the same collectives in the same order",
+                    seq, name_, slot->first_rank, slot->desc.str(), me.rank, desc.str()));
     throw CollectiveError(msg);
   }
-  const bool contributes = desc.kind != CollectiveKind::Barrier &&
-                           (desc.kind != CollectiveKind::Broadcast || desc.root == me.rank);
+  const bool contributes =
+      desc.kind != CollectiveKind::Barrier && (desc.kind != CollectiveKind::Broadcast || desc.root == me.rank);
   if (contributes) slot->inputs[static_cast<std::size_t>(me.rank)] = in.clone();
   slot->present[static_cast<std::size_t>(me.rank)] = true;
   ++slot->arrived;
 
   if (slot->arrived == size_) {
     switch (desc.kind) {
-      case CollectiveKind::AllReduce: slot->result = reduce_in_rank_order(slot->inputs, desc.op); break;
-      case CollectiveKind::ReduceScatter: slot->result = reduce_in_rank_order(slot->inputs, desc.op); break;
+      case CollectiveKind::AllReduce:
+        slot->result = reduce_in_rank_order(slot->inputs, desc.op);
+        break;
+      case CollectiveKind::ReduceScatter:
+        slot->result = reduce_in_rank_order(slot->inputs, desc.op);
+        break;
       case CollectiveKind::AllGather: {
         slot->result = Tensor::empty({desc.count * size_}, desc.dtype);
         const std::size_t bytes = desc.bytes();
@@ -105,8 +108,11 @@ void FakeWorld::run(const RankView& me, std::uint64_t seq, const CollectiveDesc&
                       slot->inputs[static_cast<std::size_t>(r)].raw(), bytes);
         break;
       }
-      case CollectiveKind::Broadcast: slot->result = slot->inputs[static_cast<std::size_t>(desc.root)]; break;
-      case CollectiveKind::Barrier: break;
+      case CollectiveKind::Broadcast:
+        slot->result = slot->inputs[static_cast<std::size_t>(desc.root)];
+        break;
+      case CollectiveKind::Barrier:
+        break;
     }
     slot->inputs.clear();
     slot->complete = true;

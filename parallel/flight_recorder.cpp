@@ -8,10 +8,14 @@ namespace pouch {
 
 const char* collective_state_name(CollectiveState state) {
   switch (state) {
-    case CollectiveState::Queued: return "queued";
-    case CollectiveState::Running: return "running";
-    case CollectiveState::Done: return "done";
-    case CollectiveState::Failed: return "FAILED";
+    case CollectiveState::Queued:
+      return "queued";
+    case CollectiveState::Running:
+      return "running";
+    case CollectiveState::Done:
+      return "done";
+    case CollectiveState::Failed:
+      return "FAILED";
   }
   return "?";
 }

@@ -1,8 +1,8 @@
 #include "parallel/launcher_env.h"
 
-#include <charconv>
-
 #include <fmt/format.h>
+
+#include <charconv>
 
 #include "runtime/error.h"
 
@@ -25,9 +25,10 @@ int int_var(const EnvMap& env, const char* key, int fallback) {
   const char* end = v->data() + v->size();
   auto [ptr, ec] = std::from_chars(v->data(), end, value);
   if (ec != std::errc() || ptr != end || v->empty())
-    fail("environment variable {}='{}' is not an integer; the launcher that started pouch set it, or it was set by "
-         "hand: unset it",
-         key, *v);
+    fail(
+        "environment variable {}='{}' is not an integer; the launcher that started pouch set it, or it was set by "
+        "hand: unset it",
+        key, *v);
   return value;
 }
 
@@ -39,20 +40,27 @@ constexpr const char* kSlurmBatchStep = "4294967294";
 
 const char* launcher_name(Launcher launcher) {
   switch (launcher) {
-    case Launcher::None: return "none";
-    case Launcher::OpenMpi: return "Open MPI (mpirun)";
-    case Launcher::Slurm: return "Slurm (srun)";
-    case Launcher::Pmix: return "PMIx";
+    case Launcher::None:
+      return "none";
+    case Launcher::OpenMpi:
+      return "Open MPI (mpirun)";
+    case Launcher::Slurm:
+      return "Slurm (srun)";
+    case Launcher::Pmix:
+      return "PMIx";
   }
   return "?";
 }
 
 bool LaunchEnv::wants_mpi() const {
   switch (launcher) {
-    case Launcher::None: return false;
+    case Launcher::None:
+      return false;
     case Launcher::OpenMpi:
-    case Launcher::Pmix: return true;
-    case Launcher::Slurm: return has_pmix;
+    case Launcher::Pmix:
+      return true;
+    case Launcher::Slurm:
+      return has_pmix;
   }
   return false;
 }
@@ -83,9 +91,10 @@ LaunchEnv detect_launch_env(const EnvMap& env) {
     out.size = int_var(env, "SLURM_STEP_NUM_TASKS", int_var(env, "SLURM_NTASKS", 1));
     out.local_rank = int_var(env, "SLURM_LOCALID", -1);
     if (!out.has_pmix && out.size > 1)
-      fail("srun started {} tasks without PMIx (rank {} sees no PMIX_RANK): Debian's Open MPI joins a Slurm step "
-           "only through PMIx. Launch with `srun --mpi=pmix ...` (or set MpiDefault=pmix in slurm.conf)",
-           out.size, out.rank);
+      fail(
+          "srun started {} tasks without PMIx (rank {} sees no PMIX_RANK): Debian's Open MPI joins a Slurm step "
+          "only through PMIx. Launch with `srun --mpi=pmix ...` (or set MpiDefault=pmix in slurm.conf)",
+          out.size, out.rank);
     return out;
   }
   if (out.has_pmix) {

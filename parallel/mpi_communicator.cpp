@@ -1,12 +1,11 @@
 #include "parallel/mpi_communicator.h"
 
+#include <fmt/format.h>
 #include <sched.h>
 
 #include <algorithm>
 #include <array>
 #include <cstdio>
-
-#include <fmt/format.h>
 
 #include "parallel/flight_recorder.h"
 #include "parallel/reduce_kernels.h"
@@ -22,10 +21,14 @@ constexpr int kReplyTag = 2;
 
 MPI_Datatype mpi_type(DType dtype) {
   switch (dtype) {
-    case DType::F32: return MPI_FLOAT;
-    case DType::F64: return MPI_DOUBLE;
-    case DType::I32: return MPI_INT32_T;
-    default: POUCH_CHECK(false, "no MPI type for {}", dtype_name(dtype));
+    case DType::F32:
+      return MPI_FLOAT;
+    case DType::F64:
+      return MPI_DOUBLE;
+    case DType::I32:
+      return MPI_INT32_T;
+    default:
+      POUCH_CHECK(false, "no MPI type for {}", dtype_name(dtype));
   }
   return MPI_DATATYPE_NULL;
 }
@@ -49,9 +52,12 @@ bool overlap(const Tensor& a, const Tensor& b) {
 
 const char* peer_wait_name(PeerWait mode) {
   switch (mode) {
-    case PeerWait::Auto: return "auto";
-    case PeerWait::Spin: return "spin";
-    case PeerWait::Sleep: return "sleep";
+    case PeerWait::Auto:
+      return "auto";
+    case PeerWait::Spin:
+      return "spin";
+    case PeerWait::Sleep:
+      return "sleep";
   }
   return "?";
 }
@@ -168,8 +174,8 @@ WorkHandle MpiCommunicator::enqueue(const CollectiveDesc& desc, std::function<in
 WorkHandle MpiCommunicator::all_reduce_async(const Tensor& t, ReduceOp op) {
   const CollectiveDesc desc = describe_all_reduce({name_, rank_, size_}, t, op);
   return enqueue(desc, [this, t, op] {
-    const int rc = MPI_Allreduce(MPI_IN_PLACE, t.raw(), static_cast<int>(t.numel()), mpi_type(t.dtype()), mpi_op(op),
-                                 comm_);
+    const int rc =
+        MPI_Allreduce(MPI_IN_PLACE, t.raw(), static_cast<int>(t.numel()), mpi_type(t.dtype()), mpi_op(op), comm_);
     if (rc == MPI_SUCCESS && op == ReduceOp::Avg) divide(t, size_);
     return rc;
   });
@@ -193,9 +199,10 @@ WorkHandle MpiCommunicator::all_gather_async(const Tensor& out, const Tensor& in
   const bool in_place = static_cast<const char*>(in.raw()) ==
                         static_cast<const char*>(out.raw()) + in.nbytes() * static_cast<std::size_t>(rank_);
   if (!in_place && overlap(out, in))
-    fail("all_gather on group '{}' (rank {}): in overlaps out without being rank {}'s slot of it; MPI needs separate "
-         "buffers or the in-place layout",
-         name_, rank_, rank_);
+    fail(
+        "all_gather on group '{}' (rank {}): in overlaps out without being rank {}'s slot of it; MPI needs separate "
+        "buffers or the in-place layout",
+        name_, rank_, rank_);
   return enqueue(desc, [this, out, in, in_place] {
     const MPI_Datatype type = mpi_type(in.dtype());
     const int n = static_cast<int>(in.numel());
@@ -242,8 +249,8 @@ int MpiCommunicator::wait_for_peers() {
 }
 
 void MpiCommunicator::watchdog_loop() {
-  const auto tick = std::chrono::milliseconds(
-      std::clamp(static_cast<long>(options_.timeout_s * 1000.0 / 10.0), 10L, 100L));
+  const auto tick =
+      std::chrono::milliseconds(std::clamp(static_cast<long>(options_.timeout_s * 1000.0 / 10.0), 10L, 100L));
   std::unique_lock<std::mutex> lock(watchdog_mutex_);
   while (!watchdog_cv_.wait_for(lock, tick, [&] { return stopping_; })) {
     serve_peer_queries();
@@ -253,8 +260,7 @@ void MpiCommunicator::watchdog_loop() {
       std::lock_guard<std::mutex> running_lock(running_mutex_);
       running = running_;
     }
-    if (running.active &&
-        std::chrono::duration<double>(Clock::now() - running.start).count() > options_.timeout_s) {
+    if (running.active && std::chrono::duration<double>(Clock::now() - running.start).count() > options_.timeout_s) {
       lock.unlock();
       fire(running);
     }
@@ -309,8 +315,8 @@ void MpiCommunicator::fire(const Running& running) {
     MPI_Isend(&asked, 1, MPI_UINT64_T, p, kQueryTag, side_, &sends[i]);
   }
   const double grace_s = std::clamp(options_.timeout_s / 2.0, 1.0, 10.0);
-  const Clock::time_point grace_end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                         std::chrono::duration<double>(grace_s));
+  const Clock::time_point grace_end =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(grace_s));
   int pending = size_ - 1;
   while (pending > 0 && Clock::now() < grace_end) {
     for (int p = 0; p < size_; ++p) {

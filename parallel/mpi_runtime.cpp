@@ -11,10 +11,14 @@ namespace {
 
 const char* thread_level_name(int level) {
   switch (level) {
-    case MPI_THREAD_SINGLE: return "MPI_THREAD_SINGLE";
-    case MPI_THREAD_FUNNELED: return "MPI_THREAD_FUNNELED";
-    case MPI_THREAD_SERIALIZED: return "MPI_THREAD_SERIALIZED";
-    case MPI_THREAD_MULTIPLE: return "MPI_THREAD_MULTIPLE";
+    case MPI_THREAD_SINGLE:
+      return "MPI_THREAD_SINGLE";
+    case MPI_THREAD_FUNNELED:
+      return "MPI_THREAD_FUNNELED";
+    case MPI_THREAD_SERIALIZED:
+      return "MPI_THREAD_SERIALIZED";
+    case MPI_THREAD_MULTIPLE:
+      return "MPI_THREAD_MULTIPLE";
   }
   return "an unknown thread level";
 }
@@ -32,10 +36,11 @@ MpiRuntime::MpiRuntime(int* argc, char*** argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
   if (provided < MPI_THREAD_MULTIPLE) {
     MPI_Finalize();
-    fail("rank {}: the MPI library provides {}, pouch needs MPI_THREAD_MULTIPLE (a communication thread runs "
-         "collectives while the main thread computes). Use an MPI built with thread support (Debian's Open MPI "
-         "is); with Open MPI check `ompi_info | grep -i thread`",
-         rank_, thread_level_name(provided));
+    fail(
+        "rank {}: the MPI library provides {}, pouch needs MPI_THREAD_MULTIPLE (a communication thread runs "
+        "collectives while the main thread computes). Use an MPI built with thread support (Debian's Open MPI "
+        "is); with Open MPI check `ompi_info | grep -i thread`",
+        rank_, thread_level_name(provided));
   }
 }
 

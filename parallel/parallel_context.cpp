@@ -1,8 +1,7 @@
 #include "parallel/parallel_context.h"
 
-#include <mpi.h>
-
 #include <fmt/format.h>
+#include <mpi.h>
 
 #include "parallel/comm_options.h"
 #include "parallel/fake_communicator.h"
@@ -89,9 +88,10 @@ std::unique_ptr<ParallelContext> ParallelContext::create(const ParallelOptions& 
       MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_INT, MPI_MIN, tp);
       MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_INT, MPI_MAX, tp);
       if (lo != hi && g.tp_rank == 0)
-        log_warn("tp group of ranks {}..{} spans nodes: tensor parallelism all-reduces in every layer; use "
-                 "parallel.tp <= ranks per node ({}) and place consecutive ranks on one node",
-                 g.tp_members.front(), g.tp_members.back(), ctx->ranks_on_node_);
+        log_warn(
+            "tp group of ranks {}..{} spans nodes: tensor parallelism all-reduces in every layer; use "
+            "parallel.tp <= ranks per node ({}) and place consecutive ranks on one node",
+            g.tp_members.front(), g.tp_members.back(), ctx->ranks_on_node_);
     }
   }
 

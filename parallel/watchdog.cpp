@@ -1,10 +1,10 @@
 #include "parallel/watchdog.h"
 
-#include <cstdio>
-#include <cstdlib>
-
 #include <fmt/format.h>
 #include <mpi.h>
+
+#include <cstdio>
+#include <cstdlib>
 
 namespace pouch {
 
@@ -71,9 +71,8 @@ std::string waiting_for(const std::vector<int>& ranks) {
 }
 
 void AbortJobPolicy::on_timeout(const TimeoutReport& report) {
-  terminate_job(report.describe() +
-                    fmt::format("pouch: rank {}: aborting the job (exit code {})\n", report.world_rank,
-                                kWatchdogExitCode),
+  terminate_job(report.describe() + fmt::format("pouch: rank {}: aborting the job (exit code {})\n", report.world_rank,
+                                                kWatchdogExitCode),
                 kWatchdogExitCode);
 }
 

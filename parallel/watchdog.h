@@ -41,7 +41,7 @@ inline constexpr int kWatchdogExitCode = 3;
 struct PeerProgress {
   int group_rank = 0;
   int world_rank = 0;
-  bool answered = false;  // false: no reply within the grace period
+  bool answered = false;                                 // false: no reply within the grace period
   std::uint64_t issued = 0, started = 0, completed = 0;  // sequence numbers
 };
 

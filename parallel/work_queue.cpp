@@ -12,7 +12,8 @@ namespace {
 // yield loop costs nothing when another thread needs the core.
 constexpr auto kSpin = std::chrono::microseconds(50);
 
-template <typename Pred> void spin_until(Pred pred) {
+template <typename Pred>
+void spin_until(Pred pred) {
   const auto end = std::chrono::steady_clock::now() + kSpin;
   while (!pred() && std::chrono::steady_clock::now() < end) std::this_thread::yield();
 }

@@ -52,7 +52,7 @@ class CollectiveWork final : public Work {
 
   bool done() const override { return done_.load(std::memory_order_acquire); }
   bool wait_for(std::chrono::milliseconds timeout) override;
-    void wait() override;
+  void wait() override;
   std::exception_ptr error() const override;
   std::uint64_t sequence() const override { return sequence_; }
 

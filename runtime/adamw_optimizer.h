@@ -13,8 +13,8 @@
 namespace pouch {
 
 struct OptimizerStepStats {
-  double grad_norm = 0.0;  // global L2 norm before clipping
-  float clip_scale = 1.0f; // factor applied to the gradients
+  double grad_norm = 0.0;   // global L2 norm before clipping
+  float clip_scale = 1.0f;  // factor applied to the gradients
   float lr = 0.0f;
 };
 
@@ -35,7 +35,7 @@ class AdamWOptimizer {
   void set_steps_taken(std::int64_t steps) { step_ = steps; }
   Tensor exp_avg_of(const Parameter& p) const { return m_.view(p.offset, p.shape); }
   Tensor exp_avg_sq_of(const Parameter& p) const { return v_.view(p.offset, p.shape); }
-  const Tensor& exp_avg() const { return m_; }     // flat, like ParameterStore::values()
+  const Tensor& exp_avg() const { return m_; }  // flat, like ParameterStore::values()
   const Tensor& exp_avg_sq() const { return v_; }
 
  private:

@@ -6,11 +6,11 @@
 //  - POUCH_CHECK: an internal invariant. Failing it is a bug in pouch; it
 //    prints file:line and aborts. POUCH_DCHECK is the debug-only form for hot
 //    loops. Never use assert() for user input: it vanishes in Release.
+#include <fmt/format.h>
+
 #include <stdexcept>
 #include <string>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace pouch {
 
@@ -28,9 +28,9 @@ template <typename... Args>
 
 }  // namespace pouch
 
-#define POUCH_CHECK(cond, ...)                                                          \
-  do {                                                                                  \
-    if (!(cond)) [[unlikely]]                                                           \
+#define POUCH_CHECK(cond, ...)                                                         \
+  do {                                                                                 \
+    if (!(cond)) [[unlikely]]                                                          \
       ::pouch::check_failed(#cond, __FILE__, __LINE__, ::fmt::format("" __VA_ARGS__)); \
   } while (0)
 

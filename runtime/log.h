@@ -2,10 +2,10 @@
 // Logging through fmt. One process-wide prefix (set once by the launcher, e.g.
 // "[rank 3] ") and a verbosity; lines go to stderr so stdout stays clean for
 // results (progress and final reports go to stdout explicitly).
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <string>
-
-#include <fmt/format.h>
 
 namespace pouch {
 
@@ -20,13 +20,16 @@ void set_log_level(LogLevel level);
 LogLevel log_level();
 void log_line(LogLevel level, const std::string& message);
 
-template <typename... Args> void log_info(fmt::format_string<Args...> f, Args&&... a) {
+template <typename... Args>
+void log_info(fmt::format_string<Args...> f, Args&&... a) {
   if (log_level() <= LogLevel::Info) log_line(LogLevel::Info, fmt::format(f, std::forward<Args>(a)...));
 }
-template <typename... Args> void log_warn(fmt::format_string<Args...> f, Args&&... a) {
+template <typename... Args>
+void log_warn(fmt::format_string<Args...> f, Args&&... a) {
   if (log_level() <= LogLevel::Warn) log_line(LogLevel::Warn, fmt::format(f, std::forward<Args>(a)...));
 }
-template <typename... Args> void log_debug(fmt::format_string<Args...> f, Args&&... a) {
+template <typename... Args>
+void log_debug(fmt::format_string<Args...> f, Args&&... a) {
   if (log_level() <= LogLevel::Debug) log_line(LogLevel::Debug, fmt::format(f, std::forward<Args>(a)...));
 }
 

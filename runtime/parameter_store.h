@@ -15,12 +15,12 @@
 namespace pouch {
 
 struct Parameter {
-  std::string name;   // checkpoint dataset name, e.g. "blocks.0.attn.qkv.weight"
-  Shape full_shape;   // the logical tensor; PyTorch layout: Linear weights are [out, in]
-  ShardSpec shard;    // how tensor parallelism splits it (runtime/tensor_shard.h)
-  Shape shape;        // this rank's shard of it (= full_shape when replicated)
-  Tensor value;       // view into ParameterStore::values()
-  Tensor grad;        // view into ParameterStore::grads(), same offset
+  std::string name;         // checkpoint dataset name, e.g. "blocks.0.attn.qkv.weight"
+  Shape full_shape;         // the logical tensor; PyTorch layout: Linear weights are [out, in]
+  ShardSpec shard;          // how tensor parallelism splits it (runtime/tensor_shard.h)
+  Shape shape;              // this rank's shard of it (= full_shape when replicated)
+  Tensor value;             // view into ParameterStore::values()
+  Tensor grad;              // view into ParameterStore::grads(), same offset
   std::int64_t offset = 0;  // elements from the start of the flat buffers
   bool decay = false;       // weight decay applies (tensors with >= 2 dims, as nanoGPT)
   float lr_scale = 1.0f;    // the optimizer's learning rate is multiplied by this (LoRA+ raises B's)

@@ -28,8 +28,7 @@ class ProfilingBackend final : public Backend {
   Tensor empty(Shape shape, DType dtype) override { return inner_.empty(std::move(shape), dtype); }
   Tensor zeros(Shape shape, DType dtype) override { return inner_.zeros(std::move(shape), dtype); }
 
-  void matmul(const Tensor& out, const Tensor& a, const Tensor& b, bool ta, bool tb, float alpha,
-              float beta) override {
+  void matmul(const Tensor& out, const Tensor& a, const Tensor& b, bool ta, bool tb, float alpha, float beta) override {
     timed("matmul", [&] { inner_.matmul(out, a, b, ta, tb, alpha, beta); });
   }
   void linear_forward(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias) override {
@@ -56,7 +55,9 @@ class ProfilingBackend final : public Backend {
   void add(const Tensor& out, const Tensor& a, const Tensor& b) override {
     timed("add", [&] { inner_.add(out, a, b); });
   }
-  void scale(const Tensor& x, float s) override { timed("scale", [&] { inner_.scale(x, s); }); }
+  void scale(const Tensor& x, float s) override {
+    timed("scale", [&] { inner_.scale(x, s); });
+  }
   void softmax_forward(const Tensor& out, const Tensor& x, float temperature) override {
     timed("softmax_forward", [&] { inner_.softmax_forward(out, x, temperature); });
   }
@@ -80,14 +81,16 @@ class ProfilingBackend final : public Backend {
   }
   void cross_entropy_forward_backward(const Tensor& losses, const Tensor& dlogits, const Tensor& logits,
                                       const Tensor& targets, float grad_scale) override {
-    timed("cross_entropy", [&] { inner_.cross_entropy_forward_backward(losses, dlogits, logits, targets, grad_scale); });
+    timed("cross_entropy",
+          [&] { inner_.cross_entropy_forward_backward(losses, dlogits, logits, targets, grad_scale); });
   }
   void vocab_parallel_ce_max(const Tensor& row_max, const Tensor& logits, long valid) override {
     timed("vocab_parallel_ce", [&] { inner_.vocab_parallel_ce_max(row_max, logits, valid); });
   }
   void vocab_parallel_ce_stats(const Tensor& stats, const Tensor& logits, const Tensor& row_max, const Tensor& targets,
                                long vocab_start, long valid) override {
-    timed("vocab_parallel_ce", [&] { inner_.vocab_parallel_ce_stats(stats, logits, row_max, targets, vocab_start, valid); });
+    timed("vocab_parallel_ce",
+          [&] { inner_.vocab_parallel_ce_stats(stats, logits, row_max, targets, vocab_start, valid); });
   }
   void vocab_parallel_ce_finish(const Tensor& losses, const Tensor& dlogits, const Tensor& logits,
                                 const Tensor& row_max, const Tensor& stats, const Tensor& targets, long vocab_start,
@@ -107,7 +110,8 @@ class ProfilingBackend final : public Backend {
   }
 
  private:
-  template <typename F> void timed(const char* op, F&& f) {
+  template <typename F>
+  void timed(const char* op, F&& f) {
     const auto t0 = std::chrono::steady_clock::now();
     f();
     const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;

@@ -24,9 +24,9 @@ std::array<std::uint32_t, 4> philox4x32(std::uint64_t key, std::array<std::uint3
 std::uint32_t RngStream::next_u32() {
   // One Philox block yields 4 words; word i of block b is offset 4b+i.
   std::uint64_t block = state_.offset >> 2;
-  auto out = philox4x32(state_.seed, {static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32),
-                                      static_cast<std::uint32_t>(state_.stream),
-                                      static_cast<std::uint32_t>(state_.stream >> 32)});
+  auto out = philox4x32(state_.seed,
+                        {static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32),
+                         static_cast<std::uint32_t>(state_.stream), static_cast<std::uint32_t>(state_.stream >> 32)});
   std::uint32_t r = out[state_.offset & 3];
   ++state_.offset;
   return r;

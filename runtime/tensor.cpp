@@ -1,9 +1,9 @@
 #include "runtime/tensor.h"
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace pouch {
 
@@ -54,8 +54,8 @@ Tensor Tensor::wrap(void* data, Shape shape, DType dtype, Device device) {
 
 Tensor Tensor::view(std::int64_t offset, Shape shape) const {
   std::int64_t n = shape_numel(shape);
-  POUCH_CHECK(offset >= 0 && offset + n <= numel_, "view of {} at offset {} exceeds tensor {}",
-              shape_str(shape), offset, shape_str(shape_));
+  POUCH_CHECK(offset >= 0 && offset + n <= numel_, "view of {} at offset {} exceeds tensor {}", shape_str(shape),
+              offset, shape_str(shape_));
   Tensor t = *this;
   t.data_ = static_cast<char*>(data_) + offset * static_cast<std::int64_t>(dtype_size(dtype_));
   t.shape_ = std::move(shape);
@@ -91,8 +91,8 @@ Tensor Tensor::clone() const {
 }
 
 void Tensor::copy_from(const Tensor& src) const {
-  POUCH_CHECK(src.numel_ == numel_ && src.dtype_ == dtype_, "copy of {} {} into {} {}",
-              shape_str(src.shape_), dtype_name(src.dtype_), shape_str(shape_), dtype_name(dtype_));
+  POUCH_CHECK(src.numel_ == numel_ && src.dtype_ == dtype_, "copy of {} {} into {} {}", shape_str(src.shape_),
+              dtype_name(src.dtype_), shape_str(shape_), dtype_name(dtype_));
   if (numel_ > 0) std::memcpy(data_, src.data_, nbytes());
 }
 

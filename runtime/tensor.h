@@ -47,7 +47,8 @@ class Tensor {
   Device device() const { return device_; }
 
   void* raw() const { return data_; }
-  template <typename T> T* data() const {
+  template <typename T>
+  T* data() const {
     POUCH_DCHECK(dtype_of<T>() == dtype_, "tensor dtype is {}", dtype_name(dtype_));
     return static_cast<T*>(data_);
   }

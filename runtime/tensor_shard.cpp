@@ -25,7 +25,8 @@ RowMap row_map(const ShardSpec& spec, const Shape& full) {
 }
 
 // Calls f(full_row, local_row) for every real row this rank holds.
-template <typename F> void for_each_row(const ShardSpec& spec, const Shape& full, F&& f) {
+template <typename F>
+void for_each_row(const ShardSpec& spec, const Shape& full, F&& f) {
   const RowMap m = row_map(spec, full);
   for (int s = 0; s < spec.sections; ++s)
     for (std::int64_t j = 0; j < m.local_rows; ++j) {

@@ -1,10 +1,10 @@
 #include "phases/alignment/alignment_phase.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
-
-#include <fmt/format.h>
 
 #include "model/value_head.h"
 #include "parallel/uniform_error.h"
@@ -178,8 +178,10 @@ AlignmentPhase::AlignmentPhase(const PhaseContext& ctx)
       kl_in_loss_(false),
       reward_(make_reward(ctx.phase)) {
   const std::string prefix = fmt::format("phase.{}.", ctx.phase.index);
-  if (!a_.kl_estimator.empty()) estimator_ = parse_kl_estimator(a_.kl_estimator, prefix + "kl_estimator");
-  else estimator_ = grpo_ ? KlEstimator::K3 : KlEstimator::K1;
+  if (!a_.kl_estimator.empty())
+    estimator_ = parse_kl_estimator(a_.kl_estimator, prefix + "kl_estimator");
+  else
+    estimator_ = grpo_ ? KlEstimator::K3 : KlEstimator::K1;
   // GRPO's KL is always a loss term; PPO's is a reward penalty with k1 and a
   // loss term with k3 (k3 as a per-token reward would bias the return).
   kl_in_loss_ = grpo_ || estimator_ == KlEstimator::K3;
@@ -242,8 +244,8 @@ void AlignmentPhase::restore(const std::string& file, bool verify) {
   auto row = [&](const auto& map, const char* key, std::size_t n) {
     const auto it = map.find(key);
     if (it == map.end() || it->second.size() != n)
-      fail("{}: /data{}/{} is missing or has the wrong length; the checkpoint was not written by this {} phase",
-           file, std::is_same_v<std::decay_t<decltype(it->second[0])>, double> ? "_f64" : "", key, kind());
+      fail("{}: /data{}/{} is missing or has the wrong length; the checkpoint was not written by this {} phase", file,
+           std::is_same_v<std::decay_t<decltype(it->second[0])>, double> ? "_f64" : "", key, kind());
     return it->second;
   };
   kl_.restore(row(s.f64_per_rank, "kl_coef", 1)[0]);
@@ -328,8 +330,8 @@ void AlignmentPhase::update(const PackedRollouts& batch, const RolloutTensors& r
   gather_actions(batch, row0, nrows, model.token_losses().f32(), -1.0f, lp);
   const double beta = kl_.beta();
   if (is_ppo()) {
-    const PolicyLossResult pl = clipped_policy_loss(lp, part(rt.old_lp), part(rt.advantages), a_.clip_eps,
-                                                    token_count, grad);
+    const PolicyLossResult pl =
+        clipped_policy_loss(lp, part(rt.old_lp), part(rt.advantages), a_.clip_eps, token_count, grad);
     sums.policy_loss += pl.loss;
     sums.clipped += static_cast<double>(pl.clipped);
     sums.approx_kl += pl.approx_kl_sum;
@@ -381,8 +383,7 @@ void AlignmentPhase::update(const PackedRollouts& batch, const RolloutTensors& r
     if (critic_) trunk.forward_hidden(x);
     std::vector<float> v(n), dv(n);
     values_of(trunk, batch, row0, nrows, v);
-    const ValueLossResult vl =
-        clipped_value_loss(v, part(rt.values), part(rt.returns), a_.value_clip, token_count, dv);
+    const ValueLossResult vl = clipped_value_loss(v, part(rt.values), part(rt.returns), a_.value_clip, token_count, dv);
     sums.value_loss += vl.loss;
     sums.value_clipped += static_cast<double>(vl.clipped);
     // Shared trunk: L = L_policy + vf_coef L_value; a critic of its own has

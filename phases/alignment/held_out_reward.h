@@ -24,10 +24,10 @@
 namespace pouch {
 
 struct HeldOutReward {
-  std::int64_t prompts = 0;          // over all ranks
-  double total = 0.0;                // mean weighted reward over every sample
-  std::vector<std::string> names;    // (D,) the reward's dimensions
-  std::vector<double> dimensions;    // (D,) mean score of each
+  std::int64_t prompts = 0;        // over all ranks
+  double total = 0.0;              // mean weighted reward over every sample
+  std::vector<std::string> names;  // (D,) the reward's dimensions
+  std::vector<double> dimensions;  // (D,) mean score of each
 };
 
 // `options` gives the sampling (temperature, top-p, samples per prompt,

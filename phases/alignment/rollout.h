@@ -51,9 +51,9 @@ struct RolloutOptions {
 
 // One sampled completion.
 struct RolloutSample {
-  std::int64_t prompt = 0;             // position in the prompt list given to generate_rollouts
-  std::vector<std::int32_t> actions;   // generated tokens (+ the end token when it stopped), >= 1 when it stopped
-  Completion completion;               // what the reward scorers read
+  std::int64_t prompt = 0;            // position in the prompt list given to generate_rollouts
+  std::vector<std::int32_t> actions;  // generated tokens (+ the end token when it stopped), >= 1 when it stopped
+  Completion completion;              // what the reward scorers read
 };
 
 // samples_per_prompt completions of every prompt, prompt-major (sample j of
@@ -69,9 +69,9 @@ std::vector<RolloutSample> generate_rollouts(GPT& model, const CharTokenizer& to
 // r * T + prompt_len_r - 1 + k of tokens/targets.
 struct PackedRollouts {
   std::int64_t rows = 0, T = 0;
-  Tensor tokens, targets;                // [rows, T] int32
-  std::vector<std::int64_t> offsets;     // (rows + 1,)
-  std::vector<std::int64_t> positions;   // (tokens,) flat index into [rows * T] of each action token
+  Tensor tokens, targets;               // [rows, T] int32
+  std::vector<std::int64_t> offsets;    // (rows + 1,)
+  std::vector<std::int64_t> positions;  // (tokens,) flat index into [rows * T] of each action token
   std::int64_t action_tokens() const { return offsets.back(); }
 };
 

@@ -1,9 +1,9 @@
 #include "phases/common/evaluation.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
-
-#include <fmt/format.h>
 
 #include "runtime/error.h"
 
@@ -33,9 +33,10 @@ void fill_batch(const SequenceLoader& source, std::int64_t first_sequence, std::
   const std::int32_t* ys = y.i32();
   for (std::int64_t i = 0; i < B * T; ++i) {
     if (xs[i] < 0 || xs[i] >= vocab || ys[i] < 0 || ys[i] >= vocab)
-      fail("{}: token id {} is outside the model's vocabulary [0, {}); set [model] vocab_size to at least the "
-           "tokenizer's vocabulary",
-           source.source().name(), xs[i] < 0 || xs[i] >= vocab ? xs[i] : ys[i], vocab);
+      fail(
+          "{}: token id {} is outside the model's vocabulary [0, {}); set [model] vocab_size to at least the "
+          "tokenizer's vocabulary",
+          source.source().name(), xs[i] < 0 || xs[i] >= vocab ? xs[i] : ys[i], vocab);
   }
 }
 

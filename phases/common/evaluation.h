@@ -4,16 +4,15 @@
 // both split over the data-parallel ranks and summed.
 #include <cstdint>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "model/gpt.h"
-#include "phases/schedule/run_config.h"
 #include "phases/common/task_eval.h"
-#include "phases/schedule/train_ranks.h"
 #include "phases/common/training_data.h"
+#include "phases/schedule/run_config.h"
+#include "phases/schedule/train_ranks.h"
 
 namespace pouch {
 

@@ -14,8 +14,7 @@ MetricsLog::MetricsLog(const std::string& path, bool append) : path_(path) {
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   file_ = std::fopen(path.c_str(), append ? "a" : "w");
   if (file_ == nullptr)
-    fail("cannot open the metrics file {}: {} (check [log] metrics and the run directory)", path,
-         std::strerror(errno));
+    fail("cannot open the metrics file {}: {} (check [log] metrics and the run directory)", path, std::strerror(errno));
 }
 
 MetricsLog& MetricsLog::operator=(MetricsLog&& o) noexcept {

@@ -2,9 +2,8 @@
 // Metrics as JSON lines, one object per optimizer step, appended and flushed
 // so a crashed run keeps every completed step and `tail -f` works.
 #include <cstdio>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace pouch {
 

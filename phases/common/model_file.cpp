@@ -31,10 +31,11 @@ void load_weights_into(GPT& model, const std::string& path) {
   const GPTConfig& got = file.config;
   if (got.layers != want.layers || got.d_model != want.d_model || got.heads != want.heads ||
       got.seq_len != want.seq_len || got.vocab_size != want.vocab_size)
-    fail("{}: the file holds a model with layers={} d_model={} heads={} seq_len={} vocab_size={}, but [model] "
-         "says layers={} d_model={} heads={} seq_len={} vocab_size={}; make [model] match the file",
-         path, got.layers, got.d_model, got.heads, got.seq_len, got.vocab_size, want.layers, want.d_model,
-         want.heads, want.seq_len, want.vocab_size);
+    fail(
+        "{}: the file holds a model with layers={} d_model={} heads={} seq_len={} vocab_size={}, but [model] "
+        "says layers={} d_model={} heads={} seq_len={} vocab_size={}; make [model] match the file",
+        path, got.layers, got.d_model, got.heads, got.seq_len, got.vocab_size, want.layers, want.d_model, want.heads,
+        want.seq_len, want.vocab_size);
   model.load_named(file.params, path);
 }
 

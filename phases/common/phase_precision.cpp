@@ -89,8 +89,8 @@ void PhasePrecision::capture(CheckpointState& state) const {
 void PhasePrecision::restore(const std::string& file) {
   const CheckpointState rows = read_checkpoint_rows(file, 0);
   if (auto it = rows.f64_per_rank.find("loss_scaler"); it != rows.f64_per_rank.end() && it->second.size() == 3)
-    scaler_.set_state({it->second[0], static_cast<std::int64_t>(it->second[1]),
-                       static_cast<std::int64_t>(it->second[2])});
+    scaler_.set_state(
+        {it->second[0], static_cast<std::int64_t>(it->second[1]), static_cast<std::int64_t>(it->second[2])});
 }
 
 }  // namespace pouch

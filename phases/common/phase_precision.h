@@ -13,9 +13,8 @@
 // fp32 masters.
 #include <functional>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "checkpoint/training_checkpoint.h"
 #include "model/gpt.h"

@@ -1,9 +1,9 @@
 #include "phases/common/progress.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
-
-#include <fmt/format.h>
 
 namespace pouch {
 
@@ -18,11 +18,10 @@ std::string format_duration(double seconds) {
 // figure is clamped so the line never claims more than the peak.
 std::string format_progress(const ProgressInfo& p) {
   const int width = static_cast<int>(fmt::format("{}", p.total).size());
-  const std::string rate = p.tokens_per_s >= 1e4 ? fmt::format("{:.1f}k", p.tokens_per_s / 1e3)
-                                                 : fmt::format("{:.0f}", p.tokens_per_s);
+  const std::string rate =
+      p.tokens_per_s >= 1e4 ? fmt::format("{:.1f}k", p.tokens_per_s / 1e3) : fmt::format("{:.0f}", p.tokens_per_s);
   return fmt::format("step {:>{}}/{} | loss {:.4f} | lr {:.2e} | {} tok/s | MFU {:.1f}% | ETA {}", p.step, width,
-                     p.total, p.loss, p.lr, rate, 100.0 * std::clamp(p.mfu, 0.0, 1.0),
-                     format_duration(p.eta_s));
+                     p.total, p.loss, p.lr, rate, 100.0 * std::clamp(p.mfu, 0.0, 1.0), format_duration(p.eta_s));
 }
 
 }  // namespace pouch

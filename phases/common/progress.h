@@ -7,12 +7,12 @@
 namespace pouch {
 
 struct ProgressInfo {
-  std::int64_t step = 0;    // 1-based steps completed
+  std::int64_t step = 0;  // 1-based steps completed
   std::int64_t total = 0;
   double loss = 0.0;
   double lr = 0.0;
   double tokens_per_s = 0.0;
-  double mfu = 0.0;         // fraction of peak, 0..1
+  double mfu = 0.0;  // fraction of peak, 0..1
   double eta_s = 0.0;
 };
 

@@ -1,16 +1,16 @@
 #include "phases/common/run_services.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 
-#include <fmt/format.h>
-
 #include "parallel/watchdog.h"
 #include "phases/schedule/world_agreement.h"
 #include "runtime/log.h"
-#include "runtime/stopwatch.h"
 #include "runtime/stop_request.h"
+#include "runtime/stopwatch.h"
 
 namespace pouch {
 

@@ -7,13 +7,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "checkpoint/training_checkpoint.h"
 #include "checkpoint/async_checkpoint_writer.h"
+#include "checkpoint/training_checkpoint.h"
 #include "phases/common/metrics_log.h"
 #include "phases/schedule/run_config.h"
 #include "phases/schedule/train_ranks.h"

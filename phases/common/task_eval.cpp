@@ -6,8 +6,9 @@
 
 namespace pouch {
 
-std::vector<LevelAccuracy> evaluate_task_accuracy(GPT& model, const CharTokenizer& tokenizer, int min_level, int max_level,
-                                                  std::int64_t per_level, std::uint64_t seed, int shard, int shards) {
+std::vector<LevelAccuracy> evaluate_task_accuracy(GPT& model, const CharTokenizer& tokenizer, int min_level,
+                                                  int max_level, std::int64_t per_level, std::uint64_t seed, int shard,
+                                                  int shards) {
   Generator generator(model);
   GenerateOptions opt;  // greedy
   opt.stop_token = tokenizer.eot_id();

@@ -21,9 +21,9 @@ struct LevelAccuracy {
 
 // Levels min_level..max_level. Evaluates problems i with i % shards == shard
 // (data-parallel ranks split the work; the caller sums the counts over them).
-std::vector<LevelAccuracy> evaluate_task_accuracy(GPT& model, const CharTokenizer& tokenizer, int min_level, int max_level,
-                                                  std::int64_t per_level, std::uint64_t seed, int shard = 0,
-                                                  int shards = 1);
+std::vector<LevelAccuracy> evaluate_task_accuracy(GPT& model, const CharTokenizer& tokenizer, int min_level,
+                                                  int max_level, std::int64_t per_level, std::uint64_t seed,
+                                                  int shard = 0, int shards = 1);
 
 // Correct answers over all levels / problems over all levels.
 double overall_accuracy(const std::vector<LevelAccuracy>& levels);

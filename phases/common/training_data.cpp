@@ -1,8 +1,8 @@
 #include "phases/common/training_data.h"
 
-#include <filesystem>
-
 #include <fmt/format.h>
+
+#include <filesystem>
 
 #include "data/reasoning_task.h"
 #include "runtime/log.h"
@@ -13,7 +13,9 @@ namespace {
 
 // Held-out samples for validation loss: one clean sample per 50 training
 // samples, enough windows for the trainer's validation batches.
-std::int64_t held_out_samples(const DataConfig& cfg) { return std::max<std::int64_t>(2000, cfg.task_train_samples / 50); }
+std::int64_t held_out_samples(const DataConfig& cfg) {
+  return std::max<std::int64_t>(2000, cfg.task_train_samples / 50);
+}
 
 TrainingData open_builtin_task(const DataConfig& cfg, std::int64_t seq_len, std::uint64_t seed) {
   TrainingData data;

@@ -16,9 +16,9 @@
 namespace pouch {
 
 struct TrainingData {
-  std::unique_ptr<SequenceLoader> train;  // the run's order (data/sequence_loader.h)
-  std::unique_ptr<SequenceLoader> val;    // in order, unshuffled; null when there is no validation data
-  std::unique_ptr<Tokenizer> tokenizer;   // null when the shards come without one
+  std::unique_ptr<SequenceLoader> train;          // the run's order (data/sequence_loader.h)
+  std::unique_ptr<SequenceLoader> val;            // in order, unshuffled; null when there is no validation data
+  std::unique_ptr<Tokenizer> tokenizer;           // null when the shards come without one
   const CharTokenizer* task_tokenizer = nullptr;  // the built-in task's, for accuracy evals
   // The built-in task's training corpus with its per-sample metadata (for
   // the curriculum sampler); null for token shards.

@@ -35,20 +35,20 @@ ContinualBatches::ContinualBatches(const ContinualDataConfig& cfg, const TaskCor
   // phases/schedule/phase_validation.cpp refuses a replay_ratio that leaves no new rows.
   POUCH_CHECK(new_rows_ >= 1, "replay_ratio {} leaves no new rows of {}", cfg.replay_ratio, cfg.batch_size);
 
-  TaskCorpus fresh = build_training_corpus_in_levels(cfg.new_samples, static_cast<int>(cfg.new_level),
-                                                     static_cast<int>(cfg.new_level), 0.0,
-                                                     derived_seed(cfg.seed, "continual.corpus", cfg.phase_index));
-  new_ = std::make_unique<CurriculumSampler>(std::move(fresh), cfg.seq_len,
-                                             uniform_policy(cfg.new_level, cfg.new_level),
-                                             derived_seed(cfg.seed, "continual.new", cfg.phase_index));
+  TaskCorpus fresh =
+      build_training_corpus_in_levels(cfg.new_samples, static_cast<int>(cfg.new_level), static_cast<int>(cfg.new_level),
+                                      0.0, derived_seed(cfg.seed, "continual.corpus", cfg.phase_index));
+  new_ =
+      std::make_unique<CurriculumSampler>(std::move(fresh), cfg.seq_len, uniform_policy(cfg.new_level, cfg.new_level),
+                                          derived_seed(cfg.seed, "continual.new", cfg.phase_index));
   // The replay and Fisher samplers share one copy of the old tokens.
   auto tokens = std::make_shared<const std::vector<std::int32_t>>(old_corpus.tokens);
-  replay_ = std::make_unique<CurriculumSampler>(tokens, old_corpus.samples, cfg.seq_len,
-                                                uniform_policy(1, cfg.old_max_level),
-                                                derived_seed(cfg.seed, "continual.replay", cfg.phase_index));
-  fisher_ = std::make_unique<CurriculumSampler>(tokens, old_corpus.samples, cfg.seq_len,
-                                                uniform_policy(1, cfg.old_max_level),
-                                                derived_seed(cfg.seed, "continual.fisher", cfg.phase_index));
+  replay_ =
+      std::make_unique<CurriculumSampler>(tokens, old_corpus.samples, cfg.seq_len, uniform_policy(1, cfg.old_max_level),
+                                          derived_seed(cfg.seed, "continual.replay", cfg.phase_index));
+  fisher_ =
+      std::make_unique<CurriculumSampler>(tokens, old_corpus.samples, cfg.seq_len, uniform_policy(1, cfg.old_max_level),
+                                          derived_seed(cfg.seed, "continual.fisher", cfg.phase_index));
 }
 
 std::pair<const CurriculumSampler*, std::int64_t> ContinualBatches::locate(std::int64_t step, std::int64_t micro,
@@ -76,8 +76,8 @@ std::vector<int> ContinualBatches::row_levels(std::int64_t step, std::int64_t mi
   return levels;
 }
 
-void ContinualBatches::fill_fisher(std::int64_t batch, std::int64_t first_row, std::int64_t count,
-                                   std::int32_t* inputs, std::int32_t* targets) const {
+void ContinualBatches::fill_fisher(std::int64_t batch, std::int64_t first_row, std::int64_t count, std::int32_t* inputs,
+                                   std::int32_t* targets) const {
   const std::int64_t T = cfg_.seq_len;
   for (std::int64_t b = 0; b < count; ++b)
     fisher_->sequence(batch * cfg_.batch_size + first_row + b, 0, inputs + b * T, targets + b * T);

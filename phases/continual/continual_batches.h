@@ -26,15 +26,15 @@
 namespace pouch {
 
 struct ContinualDataConfig {
-  std::int64_t new_level = 6;       // the new task's level (data/arith_problem.h)
-  std::int64_t new_samples = 20000; // generated samples of it
-  std::int64_t old_max_level = 5;   // replay draws levels 1..old_max_level of the old corpus
-  double replay_ratio = 0.25;       // in [0, 1)
-  std::int64_t batch_size = 16;     // B: global rows per micro-batch
-  std::int64_t grad_accum = 1;      // A
-  std::int64_t seq_len = 128;       // T
-  std::uint64_t seed = 0;           // the run's seed; each sampler derives its own
-  std::int64_t phase_index = 0;     // mixed into the derived seeds, so two continual phases differ
+  std::int64_t new_level = 6;        // the new task's level (data/arith_problem.h)
+  std::int64_t new_samples = 20000;  // generated samples of it
+  std::int64_t old_max_level = 5;    // replay draws levels 1..old_max_level of the old corpus
+  double replay_ratio = 0.25;        // in [0, 1)
+  std::int64_t batch_size = 16;      // B: global rows per micro-batch
+  std::int64_t grad_accum = 1;       // A
+  std::int64_t seq_len = 128;        // T
+  std::uint64_t seed = 0;            // the run's seed; each sampler derives its own
+  std::int64_t phase_index = 0;      // mixed into the derived seeds, so two continual phases differ
 };
 
 class ContinualBatches {

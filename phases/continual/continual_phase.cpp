@@ -1,9 +1,9 @@
 #include "phases/continual/continual_phase.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
-
-#include <fmt/format.h>
 
 #include "checkpoint/serving_versions.h"
 #include "data/arith_problem.h"
@@ -142,8 +142,8 @@ class ContinualPhase final : public Phase {
   std::unique_ptr<DpReducer> reducer_;         // the trained store's; null at dp = 1
   std::unique_ptr<EwcPenalty> ewc_;
   bool merged_ = false;
-  std::vector<int> eval_levels_;        // old levels 1..task_max_level, then the new level
-  std::vector<LevelAccuracy> before_;   // accuracy of eval_levels_ at the phase start
+  std::vector<int> eval_levels_;       // old levels 1..task_max_level, then the new level
+  std::vector<LevelAccuracy> before_;  // accuracy of eval_levels_ at the phase start
 };
 
 std::vector<ShardedTensor> ContinualPhase::phase_tensors() const {
@@ -213,9 +213,10 @@ void ContinualPhase::restore(const std::string& file, bool verify) {
   if (lora()) {
     const auto it = rows.data_per_rank.find("continual_lora_optim");
     if (it == rows.data_per_rank.end() || it->second.size() != 1)
-      fail("{}: no /data/continual_lora_optim (the adapters' optimizer step); it was not written by a continual "
-           "phase with isolation = lora: resume with the config that wrote it",
-           file);
+      fail(
+          "{}: no /data/continual_lora_optim (the adapters' optimizer step); it was not written by a continual "
+          "phase with isolation = lora: resume with the config that wrote it",
+          file);
     optimizer_->set_steps_taken(it->second[0]);
   } else {
     optimizer_->set_steps_taken(s.optim_step);
@@ -227,9 +228,10 @@ void ContinualPhase::restore(const std::string& file, bool verify) {
       before_.push_back({static_cast<int>(v[i]), v[i + 1], v[i + 2], v[i + 3]});
   }
   if (before_.size() != eval_levels_.size())
-    fail("{}: /data/continual_before holds {} levels, this phase evaluates {}: the checkpoint was not written by "
-         "this continual phase; resume with the config that wrote it",
-         file, before_.size(), eval_levels_.size());
+    fail(
+        "{}: /data/continual_before holds {} levels, this phase evaluates {}: the checkpoint was not written by "
+        "this continual phase; resume with the config that wrote it",
+        file, before_.size(), eval_levels_.size());
   precision_.restore(file);
 }
 
@@ -292,8 +294,8 @@ std::int64_t ContinualPhase::publish(std::int64_t version) {
                  current->version);
         latest = current->version;
       } else {
-        latest = publish_serving_version(dir, version, named, model.config(), ctx_.tokenizer_json, ctx_.config_ini)
-                     .version;
+        latest =
+            publish_serving_version(dir, version, named, model.config(), ctx_.tokenizer_json, ctx_.config_ini).version;
         log_info("{}: published weights version {} to {}", ctx_.phase.name(), latest, dir);
       }
     } catch (const Error& e) {

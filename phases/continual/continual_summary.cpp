@@ -1,8 +1,8 @@
 #include "phases/continual/continual_summary.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "runtime/error.h"
 
@@ -35,8 +35,8 @@ ContinualSummary summarize_continual(const std::vector<LevelAccuracy>& before, c
 }
 
 std::string format_continual_summary(const ContinualSummary& s) {
-  std::string out = fmt::format("new task L{} {:.0f}% -> {:.0f}% | old", s.new_task.level, s.new_task.before,
-                                s.new_task.after);
+  std::string out =
+      fmt::format("new task L{} {:.0f}% -> {:.0f}% | old", s.new_task.level, s.new_task.before, s.new_task.after);
   for (std::size_t i = 0; i < s.old_levels.size(); ++i)
     out += fmt::format("{} L{} {:.0f}% -> {:.0f}%", i == 0 ? "" : ",", s.old_levels[i].level, s.old_levels[i].before,
                        s.old_levels[i].after);

@@ -10,10 +10,9 @@
 //                   drop on another)
 //
 // O = the old levels 1..data.task_max_level.
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "phases/common/task_eval.h"
 

@@ -1,8 +1,8 @@
 #include "phases/pretrain/pretrain_phase.h"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "data/curriculum_sampler.h"
 #include "parallel/uniform_error.h"

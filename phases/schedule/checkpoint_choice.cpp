@@ -1,5 +1,6 @@
 #include "phases/schedule/checkpoint_choice.h"
 
+#include <fmt/format.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,8 +11,6 @@
 #include <fstream>
 #include <sstream>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "checkpoint/training_checkpoint.h"
 #include "runtime/log.h"

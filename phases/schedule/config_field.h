@@ -3,6 +3,8 @@
 // reached through an accessor so nested structs need no member-pointer
 // chains; the variant's alternative also fixes the value's type. One set of
 // rules for reading, writing and naming the type of every key.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -11,8 +13,6 @@
 #include <string_view>
 #include <type_traits>
 #include <variant>
-
-#include <fmt/format.h>
 
 #include "runtime/optim_config.h"
 

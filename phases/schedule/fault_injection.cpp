@@ -20,9 +20,10 @@ std::optional<FaultPlan> parse_fault_plan(const std::string& text) {
   std::stringstream in(text);
   for (std::string p; std::getline(in, p, ':');) parts.push_back(p);
   auto bad = [&]() -> std::optional<FaultPlan> {
-    fail("POUCH_FAULT='{}' is not kill:RANK:STEP, sleep:RANK:STEP:SECONDS, throw:RANK:STEP or "
-         "signal:RANK:STEP:SIGNAL",
-         text);
+    fail(
+        "POUCH_FAULT='{}' is not kill:RANK:STEP, sleep:RANK:STEP:SECONDS, throw:RANK:STEP or "
+        "signal:RANK:STEP:SIGNAL",
+        text);
   };
   FaultPlan plan;
   if (parts[0] == "kill" && parts.size() == 3) {

@@ -1,13 +1,13 @@
 #include "phases/schedule/phase.h"
 
-#include <charconv>
-
 #include <fmt/format.h>
 
+#include <charconv>
+
+#include "parallel/uniform_error.h"
 #include "phases/alignment/alignment_phase.h"
 #include "phases/continual/continual_phase.h"
 #include "phases/pretrain/pretrain_phase.h"
-#include "parallel/uniform_error.h"
 #include "runtime/error.h"
 
 namespace pouch {
@@ -19,7 +19,9 @@ OptimConfig PhaseContext::optim() const {
   return o;
 }
 
-std::int64_t PhaseContext::eval_every() const { return phase.eval_every >= 0 ? phase.eval_every : cfg.train.eval_every; }
+std::int64_t PhaseContext::eval_every() const {
+  return phase.eval_every >= 0 ? phase.eval_every : cfg.train.eval_every;
+}
 
 void PhaseContext::stamp(CheckpointState& s, std::int64_t global_step, std::int64_t tokens_seen) const {
   s.meta.step = global_step;
@@ -41,10 +43,13 @@ const EvalResult& PhaseContext::record_eval(std::int64_t global_step, const Tens
 
 std::unique_ptr<Phase> make_phase(const PhaseContext& ctx) {
   switch (ctx.phase.kind) {
-    case PhaseKind::Pretrain: return make_pretrain_phase(ctx);
+    case PhaseKind::Pretrain:
+      return make_pretrain_phase(ctx);
     case PhaseKind::Ppo:
-    case PhaseKind::Grpo: return make_alignment_phase(ctx);
-    case PhaseKind::Continual: return make_continual_phase(ctx);
+    case PhaseKind::Grpo:
+      return make_alignment_phase(ctx);
+    case PhaseKind::Continual:
+      return make_continual_phase(ctx);
   }
   POUCH_CHECK(false, "phase kind {} has no implementation", static_cast<int>(ctx.phase.kind));
   return nullptr;

@@ -33,12 +33,12 @@ struct PhaseContext {
   Backend& be;
   const TrainRanks& ranks;
   GPT& model;
-  TrainingData& data;               // the pre-training data and the task tokenizer
+  TrainingData& data;  // the pre-training data and the task tokenizer
   RunServices& services;
-  std::int64_t step_offset = 0;     // global steps before this phase
-  std::int64_t total_steps = 0;     // global steps of the whole schedule
-  PeakMeter* peak = nullptr;        // the job's MFU yardstick, shared by the phases
-  std::string tokenizer_json;       // travels in checkpoints
+  std::int64_t step_offset = 0;              // global steps before this phase
+  std::int64_t total_steps = 0;              // global steps of the whole schedule
+  PeakMeter* peak = nullptr;                 // the job's MFU yardstick, shared by the phases
+  std::string tokenizer_json;                // travels in checkpoints
   std::vector<EvalResult>* evals = nullptr;  // where evaluations are reported
 
   // The phase's learning rate and warmup (phase keys, else [optim]).
@@ -55,13 +55,13 @@ struct PhaseContext {
 };
 
 struct PhaseOutcome {
-  std::int64_t steps_done = 0;   // in-phase steps completed
-  double final_loss = 0.0;       // the phase's own training loss of its last step
-  double train_seconds = 0.0;    // time in steps (evaluations excluded)
-  double tokens = 0.0;           // tokens processed in those steps
-  double flops = 0.0;            // model FLOPs of those steps (for MFU)
-  int stopped_by_signal = 0;     // stopped before its last step: checkpointed
-  std::string summary;           // what the phase did, one line (printed at the end of the run)
+  std::int64_t steps_done = 0;  // in-phase steps completed
+  double final_loss = 0.0;      // the phase's own training loss of its last step
+  double train_seconds = 0.0;   // time in steps (evaluations excluded)
+  double tokens = 0.0;          // tokens processed in those steps
+  double flops = 0.0;           // model FLOPs of those steps (for MFU)
+  int stopped_by_signal = 0;    // stopped before its last step: checkpointed
+  std::string summary;          // what the phase did, one line (printed at the end of the run)
 };
 
 class Phase {

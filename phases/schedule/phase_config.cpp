@@ -8,10 +8,14 @@ namespace pouch {
 
 std::string_view phase_kind_name(PhaseKind kind) {
   switch (kind) {
-    case PhaseKind::Pretrain: return "pretrain";
-    case PhaseKind::Ppo: return "ppo";
-    case PhaseKind::Grpo: return "grpo";
-    case PhaseKind::Continual: return "continual";
+    case PhaseKind::Pretrain:
+      return "pretrain";
+    case PhaseKind::Ppo:
+      return "ppo";
+    case PhaseKind::Grpo:
+      return "grpo";
+    case PhaseKind::Continual:
+      return "continual";
   }
   return "?";
 }

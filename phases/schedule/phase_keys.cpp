@@ -48,8 +48,7 @@ const std::vector<PhaseKeySpec>& phase_key_specs() {
       {"max_new_tokens", kAlignKeys, POUCH_PHASE_FIELD(align.max_new_tokens), "longest completion in tokens"},
       {"temperature", kAlignKeys, POUCH_PHASE_FIELD(align.temperature), "rollout sampling temperature (> 0)"},
       {"top_p", kAlignKeys, POUCH_PHASE_FIELD(align.top_p), "rollout nucleus sampling, in (0, 1]"},
-      {"prompt_min_level", kAlignKeys, POUCH_PHASE_FIELD(align.prompt_min_level),
-       "easiest task level of the prompts"},
+      {"prompt_min_level", kAlignKeys, POUCH_PHASE_FIELD(align.prompt_min_level), "easiest task level of the prompts"},
       {"prompt_max_level", kAlignKeys, POUCH_PHASE_FIELD(align.prompt_max_level),
        "hardest task level of the prompts; 0 = data.task_max_level"},
       {"epochs", kAlignKeys, POUCH_PHASE_FIELD(align.epochs), "optimization passes over each rollout batch"},
@@ -82,8 +81,7 @@ const std::vector<PhaseKeySpec>& phase_key_specs() {
        "harmful-content scorer: banned strings separated by ';'"},
       {"reward_length_budget", kAlignKeys, POUCH_PHASE_FIELD(align.reward_length_budget),
        "efficiency scorer: completions up to this many tokens score 1"},
-      {"reward_diversity_n", kAlignKeys, POUCH_PHASE_FIELD(align.reward_diversity_n),
-       "diversity scorer: n-gram size"},
+      {"reward_diversity_n", kAlignKeys, POUCH_PHASE_FIELD(align.reward_diversity_n), "diversity scorer: n-gram size"},
       {"reward_eval_prompts", kAlignKeys, POUCH_PHASE_FIELD(align.reward_eval_prompts),
        "held-out prompts whose reward is measured at the phase start and end (the same prompts and sampling "
        "streams both times); 0 = off"},
@@ -108,8 +106,7 @@ const std::vector<PhaseKeySpec>& phase_key_specs() {
        "batches of old data for EWC's diagonal Fisher estimate"},
       {"publish_every", kContinualKeys, POUCH_PHASE_FIELD(continual.publish_every),
        "steps between weights published to <run_dir>/serve for pouch serve --watch; 0 = at the end only"},
-      {"recompute", kContinualKeys, POUCH_PHASE_FIELD(continual.recompute),
-       "activation checkpointing in this phase"},
+      {"recompute", kContinualKeys, POUCH_PHASE_FIELD(continual.recompute), "activation checkpointing in this phase"},
   };
   return specs;
 }

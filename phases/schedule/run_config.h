@@ -15,32 +15,32 @@ namespace pouch {
 
 // [train]
 struct TrainConfig {
-  std::string name = "r1-tiny";   // run name; run_dir defaults to runs/<name>
-  std::string run_dir;            // empty = runs/<name>
-  std::int64_t batch_size = 16;   // sequences per micro-batch
-  std::int64_t grad_accum = 1;    // micro-batches per optimizer step
-  std::int64_t steps = 1000;      // optimizer steps
+  std::string name = "r1-tiny";  // run name; run_dir defaults to runs/<name>
+  std::string run_dir;           // empty = runs/<name>
+  std::int64_t batch_size = 16;  // sequences per micro-batch
+  std::int64_t grad_accum = 1;   // micro-batches per optimizer step
+  std::int64_t steps = 1000;     // optimizer steps
   std::uint64_t seed = 1337;
-  std::string init_from;          // pouch weights file (HDF5) or llm.c model file to start from; empty = random init
-  bool recompute = false;         // activation checkpointing per block
-  std::int64_t eval_every = 0;    // optimizer steps between evals (also at step 0 and the last step); 0 = off
-  std::int64_t threads = 0;       // OpenMP/BLAS threads; 0 = all cores
+  std::string init_from;        // pouch weights file (HDF5) or llm.c model file to start from; empty = random init
+  bool recompute = false;       // activation checkpointing per block
+  std::int64_t eval_every = 0;  // optimizer steps between evals (also at step 0 and the last step); 0 = off
+  std::int64_t threads = 0;     // OpenMP/BLAS threads; 0 = all cores
 };
 
 // [log]
 struct LogConfig {
-  std::string metrics;            // JSON-lines file; empty = <run_dir>/metrics.jsonl
-  std::int64_t every = 10;        // progress line every N optimizer steps
-  double peak_gflops = 0.0;       // for MFU; 0 = measure sgemm at start-up
+  std::string metrics;       // JSON-lines file; empty = <run_dir>/metrics.jsonl
+  std::int64_t every = 10;   // progress line every N optimizer steps
+  double peak_gflops = 0.0;  // for MFU; 0 = measure sgemm at start-up
 };
 
 // [parallel]: how the world of ranks (mpirun -np N / srun -n N) is split.
 struct ParallelConfig {
-  std::int64_t tp = 1;          // tensor-parallel degree (consecutive ranks)
-  std::int64_t dp = 0;          // data-parallel degree; 0 = world size / tp
-  double timeout_s = 300.0;     // deadline of every collective (the watchdog)
-  double bucket_mb = 50.0;      // gradient bucket size: a 124M-parameter model (496 MB of fp32 gradients) gets ~10
-  bool overlap = true;          // reduce buckets during backward (false: after it)
+  std::int64_t tp = 1;       // tensor-parallel degree (consecutive ranks)
+  std::int64_t dp = 0;       // data-parallel degree; 0 = world size / tp
+  double timeout_s = 300.0;  // deadline of every collective (the watchdog)
+  double bucket_mb = 50.0;   // gradient bucket size: a 124M-parameter model (496 MB of fp32 gradients) gets ~10
+  bool overlap = true;       // reduce buckets during backward (false: after it)
 };
 
 // [checkpoint]: full training-state checkpoints (docs/checkpoint-format.md).

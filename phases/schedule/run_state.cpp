@@ -17,8 +17,7 @@ CheckpointState capture_run_state(const GPT& model, const AdamWOptimizer& optimi
   return s;
 }
 
-RunPosition restore_run_state(const std::string& path, GPT& model, AdamWOptimizer& optimizer, int rank,
-                              bool verify) {
+RunPosition restore_run_state(const std::string& path, GPT& model, AdamWOptimizer& optimizer, int rank, bool verify) {
   // Read straight into the live buffers: the targets are views of them.
   CheckpointState s = capture_run_state(model, optimizer, {});
   s.data_per_rank.clear();

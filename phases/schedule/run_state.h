@@ -18,7 +18,7 @@
 namespace pouch {
 
 struct RunPosition {
-  std::int64_t step = 0;         // optimizer steps completed
+  std::int64_t step = 0;  // optimizer steps completed
   std::int64_t tokens_seen = 0;
   std::int64_t next_sequence = 0;  // the run's next global sequence index
 };

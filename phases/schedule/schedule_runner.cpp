@@ -1,5 +1,7 @@
 #include "phases/schedule/schedule_runner.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -8,26 +10,24 @@
 #include <fstream>
 #include <functional>
 #include <memory>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "checkpoint/checkpoint_dir.h"
 #include "model/gpt.h"
 #include "parallel/uniform_error.h"
-#include "phases/schedule/checkpoint_choice.h"
 #include "phases/common/model_file.h"
+#include "phases/common/run_services.h"
+#include "phases/common/training_data.h"
+#include "phases/schedule/checkpoint_choice.h"
 #include "phases/schedule/phase.h"
 #include "phases/schedule/phase_validation.h"
-#include "phases/common/run_services.h"
 #include "phases/schedule/run_state.h"
-#include "phases/common/training_data.h"
 #include "phases/schedule/world_agreement.h"
 #include "runtime/cpu/sgemm_peak.h"
 #include "runtime/log.h"
 #include "runtime/peak_meter.h"
-#include "runtime/threads.h"
 #include "runtime/stopwatch.h"
+#include "runtime/threads.h"
 
 namespace pouch {
 
@@ -43,10 +43,10 @@ void write_text_file(const fs::path& path, const std::string& text) {
 
 // Where a run starts: a checkpoint (its global step and phase) or nothing.
 struct StartPoint {
-  std::string file;       // empty: fresh
-  bool verified = false;  // checksums already checked (in a child process)
-  std::int64_t step = 0;  // global steps done
-  std::int64_t phase = 0; // the phase it was written in
+  std::string file;        // empty: fresh
+  bool verified = false;   // checksums already checked (in a child process)
+  std::int64_t step = 0;   // global steps done
+  std::int64_t phase = 0;  // the phase it was written in
 };
 
 StartPoint find_start(const RunConfig& cfg, const TrainStart& start, const TrainRanks& ranks, Backend& be,
@@ -63,26 +63,29 @@ StartPoint find_start(const RunConfig& cfg, const TrainStart& start, const Train
       sp.file = (fs::path(ckpt_dir) / step_dir_name(step) / "state.h5").string();
       sp.verified = true;
     } else if (first_phase > 1) {
-      fail_uniform("--resume=auto: no complete checkpoint in {}, and phase {} needs the model phase {} left: run "
-                   "the earlier phases first, or give --resume=<checkpoint>",
-                   ckpt_dir, first_phase, first_phase - 1);
+      fail_uniform(
+          "--resume=auto: no complete checkpoint in {}, and phase {} needs the model phase {} left: run "
+          "the earlier phases first, or give --resume=<checkpoint>",
+          ckpt_dir, first_phase, first_phase - 1);
     } else {
       log_info("--resume=auto: no complete checkpoint in {}; starting fresh", ckpt_dir);
     }
   } else if (!start.resume.empty()) {
     sp.file = fs::is_directory(start.resume) ? (fs::path(start.resume) / "state.h5").string() : start.resume;
     if (!fs::exists(sp.file))
-      fail_uniform("--resume={}: no checkpoint there (expected a step-N directory or its state.h5); use "
-                   "--resume=auto to pick the newest in {}",
-                   start.resume, ckpt_dir);
+      fail_uniform(
+          "--resume={}: no checkpoint there (expected a step-N directory or its state.h5); use "
+          "--resume=auto to pick the newest in {}",
+          start.resume, ckpt_dir);
   } else if (first_phase > 1) {
     // The boundary checkpoint the earlier phases left.
     sp.file = (fs::path(ckpt_dir) / step_dir_name(first_phase_offset) / "state.h5").string();
     if (!fs::exists(sp.file)) {
       if (!cfg.train.init_from.empty()) return {};
-      fail_uniform("--phases starts at phase {}, which continues from the end of phase {} (global step {}), but {} "
-                   "does not exist: run phase {} first, give --resume=<checkpoint>, or set train.init_from",
-                   first_phase, first_phase - 1, first_phase_offset, sp.file, first_phase - 1);
+      fail_uniform(
+          "--phases starts at phase {}, which continues from the end of phase {} (global step {}), but {} "
+          "does not exist: run phase {} first, give --resume=<checkpoint>, or set train.init_from",
+          first_phase, first_phase - 1, first_phase_offset, sp.file, first_phase - 1);
     }
   }
   if (!sp.file.empty()) {
@@ -100,9 +103,10 @@ std::pair<std::int64_t, std::int64_t> parse_phase_range(const std::string& text,
     std::int64_t v = 0;
     auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
     if (part.empty() || ec != std::errc() || end != part.data() + part.size() || v < 1 || v > num_phases)
-      fail_uniform("--phases={}: '{}' is not a phase of this run (it has phases 1..{}); write e.g. --phases=2,3 or "
-                   "--phases=2-3",
-                   text, part, num_phases);
+      fail_uniform(
+          "--phases={}: '{}' is not a phase of this run (it has phases 1..{}); write e.g. --phases=2,3 or "
+          "--phases=2-3",
+          text, part, num_phases);
     return v;
   };
   std::vector<std::int64_t> list;
@@ -122,9 +126,10 @@ std::pair<std::int64_t, std::int64_t> parse_phase_range(const std::string& text,
   }
   for (std::size_t i = 1; i < list.size(); ++i)
     if (list[i] != list[i - 1] + 1)
-      fail_uniform("--phases={}: phases run in order and each continues from the one before, so the list must be "
-                   "consecutive (e.g. 2,3)",
-                   text);
+      fail_uniform(
+          "--phases={}: phases run in order and each continues from the one before, so the list must be "
+          "consecutive (e.g. 2,3)",
+          text);
   return {list.front(), list.back()};
 }
 
@@ -164,8 +169,8 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
   fs::create_directories(report.run_dir, ec);
   if (ec) fail("cannot create the run directory {}: {}; set [train] run_dir", report.run_dir, ec.message());
   if (ranks.main()) write_text_file(fs::path(report.run_dir) / "config.ini", config_ini);
-  report.metrics_path = cfg.log.metrics.empty() ? (fs::path(report.run_dir) / "metrics.jsonl").string()
-                                                : cfg.log.metrics;
+  report.metrics_path =
+      cfg.log.metrics.empty() ? (fs::path(report.run_dir) / "metrics.jsonl").string() : cfg.log.metrics;
   report.weights_path = (fs::path(report.run_dir) / "model.h5").string();
 
   std::vector<std::int64_t> offset(schedule.size() + 1, 0);  // offset[k-1]: global steps before phase k
@@ -220,27 +225,29 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
     std::int64_t k = 1;
     while (offset[static_cast<std::size_t>(k)] <= sp.step) ++k;  // the phase global step sp.step + 1 is in
     if (k < first_phase)
-      fail_uniform("{} holds global step {}, inside phase {}, before the phases asked for (--phases starts at {}): "
-                   "finish phase {} first (--phases={}) or resume from a later checkpoint",
-                   sp.file, sp.step, k, first_phase, k, k);
+      fail_uniform(
+          "{} holds global step {}, inside phase {}, before the phases asked for (--phases starts at {}): "
+          "finish phase {} first (--phases={}) or resume from a later checkpoint",
+          sp.file, sp.step, k, first_phase, k, k);
     phase_k = k;
     if (sp.step > offset[static_cast<std::size_t>(k - 1)]) {
       if (sp.phase != k)
-        fail_uniform("{}: /meta says phase {}, but its step {} lies inside phase {} of this config: the checkpoint "
-                     "belongs to a run with another schedule",
-                     sp.file, sp.phase, sp.step, k);
+        fail_uniform(
+            "{}: /meta says phase {}, but its step {} lies inside phase {} of this config: the checkpoint "
+            "belongs to a run with another schedule",
+            sp.file, sp.phase, sp.step, k);
       resume_inside = sp.step - offset[static_cast<std::size_t>(k - 1)];
     } else {
       // A phase boundary: the next phase starts from the weights the one
       // before it ended with.
       if (k > 1 && sp.phase != k - 1)
-        fail_uniform("{}: /meta says phase {}, but it holds global step {}, the end of phase {} of this config: the "
-                     "checkpoint belongs to a run with another schedule",
-                     sp.file, sp.phase, sp.step, k - 1);
+        fail_uniform(
+            "{}: /meta says phase {}, but it holds global step {}, the end of phase {} of this config: the "
+            "checkpoint belongs to a run with another schedule",
+            sp.file, sp.phase, sp.step, k - 1);
       restore_model_weights(sp.file, model, ranks.world_rank, !sp.verified && ranks.world_rank == 0);
     }
-    log_info("resumed from {} at step {} ({}{})", sp.file, sp.step,
-             schedule[static_cast<std::size_t>(k - 1)].name(),
+    log_info("resumed from {} at step {} ({}{})", sp.file, sp.step, schedule[static_cast<std::size_t>(k - 1)].name(),
              resume_inside >= 0 ? fmt::format(", its step {}", resume_inside) : std::string(", from its start"));
   }
 
@@ -271,8 +278,7 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
     report.final_loss = out.final_loss;
     report.steps = ctx.step_offset + out.steps_done;
     report.phases.push_back({pc.index, std::string(phase_kind_name(pc.kind)), ctx.step_offset + first,
-                             ctx.step_offset + out.steps_done, out.final_loss, seconds_since(t_phase),
-                             out.summary});
+                             ctx.step_offset + out.steps_done, out.final_loss, seconds_since(t_phase), out.summary});
     if (out.stopped_by_signal != 0 || (services.stop_signal() != 0 && k < last_phase)) {
       report.stopped_by_signal = out.stopped_by_signal != 0 ? out.stopped_by_signal : services.stop_signal();
       break;

@@ -14,9 +14,9 @@
 
 #include "parallel/communicator.h"
 #include "phases/common/evaluation.h"
+#include "phases/common/task_eval.h"
 #include "phases/schedule/config_origins.h"
 #include "phases/schedule/run_config.h"
-#include "phases/common/task_eval.h"
 #include "phases/schedule/train_ranks.h"
 #include "runtime/backend.h"
 
@@ -34,17 +34,17 @@ struct PhaseReport {
 
 struct TrainReport {
   std::int64_t steps = 0;
-  double final_loss = 0.0;     // training loss of the last step
-  double tokens_per_s = 0.0;   // over the training steps, evals excluded
+  double final_loss = 0.0;    // training loss of the last step
+  double tokens_per_s = 0.0;  // over the training steps, evals excluded
   double mfu = 0.0;
-  double seconds = 0.0;        // wall time of the whole run
+  double seconds = 0.0;  // wall time of the whole run
   std::vector<EvalResult> evals;
   std::string run_dir, weights_path, metrics_path;
-  std::int64_t resumed_from_step = 0;  // 0: started fresh
-  std::string resumed_from;            // the checkpoint resumed from, if any
-  bool already_finished = false;       // resumed from a checkpoint at the last step: nothing to do
-  int stopped_by_signal = 0;           // SIGUSR1/SIGTERM: checkpointed and stopped early
-  std::string last_checkpoint;         // the newest checkpoint this run published
+  std::int64_t resumed_from_step = 0;      // 0: started fresh
+  std::string resumed_from;                // the checkpoint resumed from, if any
+  bool already_finished = false;           // resumed from a checkpoint at the last step: nothing to do
+  int stopped_by_signal = 0;               // SIGUSR1/SIGTERM: checkpointed and stopped early
+  std::string last_checkpoint;             // the newest checkpoint this run published
   std::vector<double> checkpoint_stall_s;  // time each checkpoint held training up
   std::vector<PhaseReport> phases;         // the phases this process ran, in order
 };
@@ -78,9 +78,8 @@ std::vector<PhaseConfig> schedule_of(const RunConfig& cfg);
 // Data parallelism: train.batch_size is the global micro-batch; data-parallel
 // rank d reads rows [d*B/dp, (d+1)*B/dp) of it, so the global batch and the
 // order of samples do not depend on dp.
-TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& backend,
-                  const TrainRanks& ranks = {}, const TrainStart& start = {},
-                  const ConfigOrigins& origins = ConfigOrigins{});
+TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& backend, const TrainRanks& ranks = {},
+                  const TrainStart& start = {}, const ConfigOrigins& origins = ConfigOrigins{});
 
 // The checkpoint directory a config resolves to: checkpoint.dir, else <run_dir>/checkpoints.
 std::string resolve_checkpoint_dir(const RunConfig& cfg);

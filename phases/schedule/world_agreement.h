@@ -12,7 +12,9 @@ namespace pouch {
 // The largest of every rank's `value`.
 int max_over_world(const TrainRanks& ranks, Backend& be, int value);
 // Whether any rank's flag is set.
-inline bool any_rank(const TrainRanks& ranks, Backend& be, bool flag) { return max_over_world(ranks, be, flag ? 1 : 0) != 0; }
+inline bool any_rank(const TrainRanks& ranks, Backend& be, bool flag) {
+  return max_over_world(ranks, be, flag ? 1 : 0) != 0;
+}
 // Rank 0's `value` on every rank (a double carries any step count exactly up to 2^53).
 double broadcast_from_rank0(const TrainRanks& ranks, Backend& be, double value);
 

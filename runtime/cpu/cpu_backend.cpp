@@ -343,8 +343,8 @@ void CpuBackend::vocab_parallel_ce_finish(const Tensor& losses, const Tensor& dl
   float* pd = opt_f32(dlogits, op, "dlogits");
   if (pl != nullptr) require_numel(losses, ml.rows, op, "losses", logits, "logits");
   if (pd != nullptr) require_rows(dlogits, ml, op, "dlogits", logits, "logits");
-  cpu::vocab_parallel_ce_finish(pl, pd, logits.f32(), row_max.f32(), stats.f32(), stats.f32() + ml.rows,
-                                targets.i32(), ml.rows, ml.cols, valid, vocab_start, grad_scale);
+  cpu::vocab_parallel_ce_finish(pl, pd, logits.f32(), row_max.f32(), stats.f32(), stats.f32() + ml.rows, targets.i32(),
+                                ml.rows, ml.cols, valid, vocab_start, grad_scale);
 }
 
 void CpuBackend::adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,

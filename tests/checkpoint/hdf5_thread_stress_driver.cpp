@@ -24,10 +24,10 @@
 
 #include "checkpoint/checkpoint_dir.h"
 #include "hdf5_thread_stress.h"
+#include "mpi_tp2_driver.h"
 #include "parallel/communicator.h"
 #include "parallel/mpi_runtime.h"
 #include "parallel/parallel_context.h"
-#include "mpi_tp2_driver.h"
 #include "state_fixture.h"
 
 using namespace pouch;

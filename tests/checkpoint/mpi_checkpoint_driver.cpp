@@ -11,16 +11,16 @@
 
 #include <cstdio>
 #include <cstring>
-#include <map>
-#include <vector>
 #include <filesystem>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "checkpoint/checkpoint_dir.h"
+#include "mpi_tp2_driver.h"
 #include "parallel/communicator.h"
 #include "parallel/mpi_runtime.h"
 #include "parallel/parallel_context.h"
-#include "mpi_tp2_driver.h"
 #include "state_fixture.h"
 
 using namespace pouch;
@@ -95,8 +95,9 @@ void run(const std::string& dir, const ParallelContext& ctx) {
         die(rank, "meta layout differs");
     }
   ctx.world().barrier();
-  if (rank == 0) std::printf("mpi checkpoint: %d ranks (tp %d x dp %d) wrote and resharded OK\n", ctx.world_size(),
-                             ctx.tp_size(), ctx.dp_size());
+  if (rank == 0)
+    std::printf("mpi checkpoint: %d ranks (tp %d x dp %d) wrote and resharded OK\n", ctx.world_size(), ctx.tp_size(),
+                ctx.dp_size());
 }
 
 }  // namespace

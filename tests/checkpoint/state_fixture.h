@@ -27,8 +27,8 @@ struct FixtureParam {
 
 inline const std::vector<FixtureParam>& fixture_params() {
   static const std::vector<FixtureParam> p{
-      {"wte", {10, 8}, ShardSpec::Kind::Rows, 1},          {"qkv.weight", {24, 8}, ShardSpec::Kind::Rows, 3},
-      {"qkv.bias", {24}, ShardSpec::Kind::Rows, 3},        {"fc.weight", {16, 8}, ShardSpec::Kind::Rows, 1},
+      {"wte", {10, 8}, ShardSpec::Kind::Rows, 1},           {"qkv.weight", {24, 8}, ShardSpec::Kind::Rows, 3},
+      {"qkv.bias", {24}, ShardSpec::Kind::Rows, 3},         {"fc.weight", {16, 8}, ShardSpec::Kind::Rows, 1},
       {"proj.weight", {8, 8}, ShardSpec::Kind::Columns, 1}, {"fcproj.weight", {8, 16}, ShardSpec::Kind::Columns, 1},
       {"ln.weight", {8}, ShardSpec::Kind::Replicated, 1},
   };

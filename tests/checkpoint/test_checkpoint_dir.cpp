@@ -67,7 +67,8 @@ TEST(CheckpointDir, PruneKeepsPhaseBoundaries) {
   // A schedule's phase ends (here 3 and 5) stay: --phases starts a later phase from them.
   TempDir tmp;
   std::string dir = tmp.file("run");
-  for (std::int64_t step = 1; step <= 8; ++step) save(dir, step, {.keep_last = 2, .keep_every = 0, .keep_steps = {3, 5}});
+  for (std::int64_t step = 1; step <= 8; ++step)
+    save(dir, step, {.keep_last = 2, .keep_every = 0, .keep_steps = {3, 5}});
   EXPECT_EQ(steps_in(dir), (std::vector<std::int64_t>{3, 5, 7, 8}));
 }
 

@@ -109,8 +109,8 @@ TEST(FuzzRegressions, CompressedDatasetAtDeflatesBestRatioReads) {
     h5::Handle dcpl = h5::plist(H5Pcreate(H5P_DATASET_CREATE));
     ASSERT_GE(H5Pset_chunk(dcpl.get(), 2, chunk), 0);
     ASSERT_GE(H5Pset_deflate(dcpl.get(), 9), 0);
-    h5::Handle dset = h5::dataset(
-        H5Dcreate2(file.id(), "/zeros", H5T_IEEE_F32LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
+    h5::Handle dset =
+        h5::dataset(H5Dcreate2(file.id(), "/zeros", H5T_IEEE_F32LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
     ASSERT_TRUE(dset.valid());
     std::vector<float> zeros(1024 * 1024, 0.0f);
     ASSERT_GE(H5Dwrite(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros.data()), 0);
@@ -138,8 +138,7 @@ TEST(FuzzRegressions, HugeFixedLengthStringAttributeIsAnError) {
     ASSERT_GE(H5Tset_size(type.get(), size), 0);
     h5::Handle scalar = h5::dataspace(H5Screate(H5S_SCALAR));
     h5::Handle group = h5::object(H5Oopen(file.id(), "/meta", H5P_DEFAULT));
-    h5::Handle attr =
-        h5::attribute(H5Acreate2(group.get(), "big", type.get(), scalar.get(), H5P_DEFAULT, H5P_DEFAULT));
+    h5::Handle attr = h5::attribute(H5Acreate2(group.get(), "big", type.get(), scalar.get(), H5P_DEFAULT, H5P_DEFAULT));
     ASSERT_TRUE(attr.valid());
     std::string text(size, 'x');
     ASSERT_GE(H5Awrite(attr.get(), type.get(), text.data()), 0);

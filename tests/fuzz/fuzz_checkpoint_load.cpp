@@ -43,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   expect_clean([&] { file.emplace(Hdf5File::open_image(kName, data, size)); });
   if (!file) return 0;
 
-  expect_clean([&] { (void)read_model_group(*file); });  // load_weights
+  expect_clean([&] { (void)read_model_group(*file); });   // load_weights
   expect_clean([&] { (void)read_model_config(*file); });  // read_weights_config
   expect_clean([&] { (void)verify_checkpoint_file(*file); });
   for (bool verify : {true, false}) {

@@ -33,7 +33,8 @@ struct TinyParam {
 };
 
 inline const std::vector<TinyParam>& tiny_params() {
-  static const std::vector<TinyParam> p{{"wte", {11, 8}}, {"qkv.weight", {24, 8}}, {"proj.weight", {8, 8}}, {"ln.weight", {8}}};
+  static const std::vector<TinyParam> p{
+      {"wte", {11, 8}}, {"qkv.weight", {24, 8}}, {"proj.weight", {8, 8}}, {"ln.weight", {8}}};
   return p;
 }
 

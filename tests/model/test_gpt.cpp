@@ -26,7 +26,8 @@ GPTConfig tiny_config() {
 Tensor random_tokens(std::int64_t B, std::int64_t T, std::int64_t V, std::uint64_t seed) {
   Tensor t = Tensor::empty({B, T}, DType::I32);
   RngStream rng(seed, 99);
-  for (std::int64_t i = 0; i < B * T; ++i) t.i32()[i] = static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(V)));
+  for (std::int64_t i = 0; i < B * T; ++i)
+    t.i32()[i] = static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(V)));
   return t;
 }
 

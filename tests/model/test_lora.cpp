@@ -154,7 +154,8 @@ TEST(Lora, MergedWeightsServeTheAdaptedModel) {
   EXPECT_FALSE(m.lora_enabled());
   m.forward(x, Tensor());
   const auto merged = values_of(m.logits());
-  for (std::size_t i = 0; i < adapted.size(); ++i) EXPECT_NEAR(merged[i], adapted[i], 1e-5 * (1 + std::fabs(adapted[i])));
+  for (std::size_t i = 0; i < adapted.size(); ++i)
+    EXPECT_NEAR(merged[i], adapted[i], 1e-5 * (1 + std::fabs(adapted[i])));
 }
 
 std::vector<float> train_grads(GPT& m, const Tensor& x, const Tensor& y) {

@@ -231,7 +231,9 @@ Objective make_objective(bool lm, bool value) {
   return o;
 }
 
-TEST(PolicyGradient, WeightedGradientsMatchFiniteDifferences) { check_against_finite_differences(make_objective(true, false)); }
+TEST(PolicyGradient, WeightedGradientsMatchFiniteDifferences) {
+  check_against_finite_differences(make_objective(true, false));
+}
 
 TEST(PolicyGradient, ValueHeadOnTheTrunkMatchesFiniteDifferences) {
   check_against_finite_differences(make_objective(true, true));

@@ -113,7 +113,8 @@ TEST(TensorParallel, TwoAndFourRanksMatchOneRank) {
     const Result r = run(tp);
     EXPECT_NEAR(r.loss, one.loss, 1e-5 * one.loss);
     ASSERT_EQ(r.grads.size(), one.grads.size());
-    for (std::size_t i = 0; i < r.grads.size(); ++i) expect_close(r.grads[i].second, one.grads[i].second, r.grads[i].first);
+    for (std::size_t i = 0; i < r.grads.size(); ++i)
+      expect_close(r.grads[i].second, one.grads[i].second, r.grads[i].first);
     expect_close(r.decode_logits, one.decode_logits, "decode logits");
   }
 }

@@ -98,8 +98,8 @@ TEST_F(TorchOracle, LogitsLossGradientsAndAdamWTrajectoryMatch) {
       "{} {} --weights {} --tokens {} --targets {} --batch {} --seq {} --out {} --steps 10 --lr {} --beta1 {} "
       "--beta2 {} --eps {} --wd {} --clip {}",
       POUCH_TORCH_PYTHON, POUCH_ORACLE_SCRIPT, (dir_ / "w.h5").string(), (dir_ / "x.bin").string(),
-      (dir_ / "y.bin").string(), B, T, (dir_ / "out").string(), opt.lr, opt.beta1, opt.beta2, opt.eps,
-      opt.weight_decay, opt.grad_clip);
+      (dir_ / "y.bin").string(), B, T, (dir_ / "out").string(), opt.lr, opt.beta1, opt.beta2, opt.eps, opt.weight_decay,
+      opt.grad_clip);
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   const fs::path out = dir_ / "out";
 

@@ -24,10 +24,17 @@ inline Tensor rank_data(DType dtype, std::int64_t n, int rank, std::uint32_t sal
   std::uniform_int_distribution<std::int32_t> integer(-1000, 1000);
   for (std::int64_t i = 0; i < n; ++i) {
     switch (dtype) {
-      case DType::F32: t.data<float>()[i] = static_cast<float>(real(gen)); break;
-      case DType::F64: t.data<double>()[i] = real(gen); break;
-      case DType::I32: t.data<std::int32_t>()[i] = integer(gen); break;
-      default: ADD_FAILURE() << "no test data for " << dtype_name(dtype);
+      case DType::F32:
+        t.data<float>()[i] = static_cast<float>(real(gen));
+        break;
+      case DType::F64:
+        t.data<double>()[i] = real(gen);
+        break;
+      case DType::I32:
+        t.data<std::int32_t>()[i] = integer(gen);
+        break;
+      default:
+        ADD_FAILURE() << "no test data for " << dtype_name(dtype);
     }
   }
   return t;
@@ -37,10 +44,17 @@ inline std::vector<double> as_doubles(const Tensor& t) {
   std::vector<double> v(static_cast<std::size_t>(t.numel()));
   for (std::int64_t i = 0; i < t.numel(); ++i) {
     switch (t.dtype()) {
-      case DType::F32: v[static_cast<std::size_t>(i)] = t.data<float>()[i]; break;
-      case DType::F64: v[static_cast<std::size_t>(i)] = t.data<double>()[i]; break;
-      case DType::I32: v[static_cast<std::size_t>(i)] = t.data<std::int32_t>()[i]; break;
-      default: ADD_FAILURE() << "no conversion for " << dtype_name(t.dtype());
+      case DType::F32:
+        v[static_cast<std::size_t>(i)] = t.data<float>()[i];
+        break;
+      case DType::F64:
+        v[static_cast<std::size_t>(i)] = t.data<double>()[i];
+        break;
+      case DType::I32:
+        v[static_cast<std::size_t>(i)] = t.data<std::int32_t>()[i];
+        break;
+      default:
+        ADD_FAILURE() << "no conversion for " << dtype_name(t.dtype());
     }
   }
   return v;
@@ -60,9 +74,12 @@ inline std::vector<double> reference_reduce(DType dtype, std::int64_t n, int wor
 
 inline double tolerance(DType dtype) {
   switch (dtype) {
-    case DType::F32: return 1e-5;
-    case DType::F64: return 1e-12;
-    default: return 0.0;
+    case DType::F32:
+      return 1e-5;
+    case DType::F64:
+      return 1e-12;
+    default:
+      return 0.0;
   }
 }
 

@@ -60,8 +60,8 @@ const Case kCases[] = {{DType::F32, ReduceOp::Sum}, {DType::F32, ReduceOp::Avg},
                        {DType::I32, ReduceOp::Sum}, {DType::I32, ReduceOp::Max}};
 
 std::string label(const char* what, const Case& c, std::int64_t n) {
-  return std::string(what) + " " + std::string(dtype_name(c.dtype)) + " " + reduce_op_name(c.op) + " n=" +
-         std::to_string(n) + " rank " + std::to_string(world_rank());
+  return std::string(what) + " " + std::string(dtype_name(c.dtype)) + " " + reduce_op_name(c.op) +
+         " n=" + std::to_string(n) + " rank " + std::to_string(world_rank());
 }
 
 TEST(MpiCommunicator, KnowsItsGroup) {

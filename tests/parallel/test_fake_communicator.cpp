@@ -241,8 +241,10 @@ TEST(FakeCommunicator, MismatchedCollectivesFailOnEveryRank) {
   on_ranks(2, [&](int r) {
     Tensor t = Tensor::zeros({8});
     try {
-      if (r == 0) comms[0]->all_reduce(t, ReduceOp::Sum);
-      else comms[1]->broadcast(t, 0);
+      if (r == 0)
+        comms[0]->all_reduce(t, ReduceOp::Sum);
+      else
+        comms[1]->broadcast(t, 0);
     } catch (const CollectiveError& e) {
       errors[static_cast<std::size_t>(r)] = e.what();
     }

@@ -84,8 +84,7 @@ TEST(LauncherEnv, SrunWithoutPmixIsRefusedForSeveralTasks) {
 TEST(LauncherEnv, TheBatchScriptItselfIsNotARank) {
   EXPECT_EQ(detect_launch_env({{"SLURM_PROCID", "0"}, {"SLURM_JOB_ID", "7"}, {"SLURM_NTASKS", "4"}}).launcher,
             Launcher::None);
-  EXPECT_EQ(detect_launch_env({{"SLURM_PROCID", "0"}, {"SLURM_STEP_ID", "4294967294"}, {"SLURM_NTASKS", "4"}})
-                .launcher,
+  EXPECT_EQ(detect_launch_env({{"SLURM_PROCID", "0"}, {"SLURM_STEP_ID", "4294967294"}, {"SLURM_NTASKS", "4"}}).launcher,
             Launcher::None);
 }
 

@@ -105,14 +105,16 @@ TEST(AdamWOptimizer, LrScaleMultipliesThatParametersLearningRate) {
     store.add("b", {2, 3})->decay = true;
     store.allocate(*be);
     store[1].lr_scale = scale_b;
-    for (std::int64_t i = 0; i < store.values().numel(); ++i) store.values().f32()[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
+    for (std::int64_t i = 0; i < store.values().numel(); ++i)
+      store.values().f32()[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
     AdamWOptimizer opt(store, cfg, *be);
     for (int step = 0; step < 3; ++step) {
       for (std::int64_t i = 0; i < store.grads().numel(); ++i)
         store.grads().f32()[i] = 0.05f * static_cast<float>((i * 3 + step) % 5) - 0.1f;
       opt.step(lr);
     }
-    return std::pair{Vec(store[0].value.f32(), store[0].value.f32() + 6), Vec(store[1].value.f32(), store[1].value.f32() + 6)};
+    return std::pair{Vec(store[0].value.f32(), store[0].value.f32() + 6),
+                     Vec(store[1].value.f32(), store[1].value.f32() + 6)};
   };
   const auto [a1, b1] = run(1e-2f, 1.0f);
   const auto [a16, b16] = run(1e-2f, 16.0f);

@@ -10,10 +10,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "checkpoint/checkpoint_dir.h"
 #include "checkpoint/training_checkpoint.h"
@@ -198,8 +197,8 @@ void check_bitwise_resume(PhaseKind kind, const std::string& value_head) {
   b.train.run_dir = dir.sub("resumed");
   const std::int64_t mid = kPretrainSteps + 2;
   fs::create_directories(resolve_checkpoint_dir(b));
-  fs::copy(fs::path(checkpoint_of(a, mid)).parent_path(),
-           fs::path(resolve_checkpoint_dir(b)) / step_dir_name(mid), fs::copy_options::recursive);
+  fs::copy(fs::path(checkpoint_of(a, mid)).parent_path(), fs::path(resolve_checkpoint_dir(b)) / step_dir_name(mid),
+           fs::copy_options::recursive);
   const TrainReport rb = run(b, TrainStart{"auto"});
   EXPECT_EQ(rb.resumed_from_step, mid);
   ASSERT_EQ(rb.phases.size(), 1u);

@@ -33,8 +33,8 @@ TEST(Rollout, IdsPastTheTokenizerEndTheTextAndStayInTheActions) {
   ASSERT_EQ(samples.size(), 12u);
   int with_undecodable = 0;
   for (const auto& s : samples) {
-    const auto first_bad = std::find_if(s.actions.begin(), s.actions.end(),
-                                        [&](std::int32_t id) { return id >= tok.vocab_size(); });
+    const auto first_bad =
+        std::find_if(s.actions.begin(), s.actions.end(), [&](std::int32_t id) { return id >= tok.vocab_size(); });
     with_undecodable += first_bad != s.actions.end();
     const std::vector<std::int32_t> decodable(s.actions.begin(), first_bad);
     EXPECT_EQ(s.completion.text, tok.decode(decodable));

@@ -69,7 +69,8 @@ struct LoopRun {
   }
 
   PhaseOutcome run(std::int64_t first_step, bool evaluate_last_step = true) {
-    PhaseContext ctx{cfg, phase, config_ini, *be, ranks, model, data, *services, 10, 10 + phase.steps, nullptr, {}, &evals};
+    PhaseContext ctx{cfg,       phase, config_ini,       *be,     ranks, model, data,
+                     *services, 10,    10 + phase.steps, nullptr, {},    &evals};
     PhaseLoopHooks hooks;
     hooks.step = [&](const StepInput& in) {
       steps.push_back({in.step, in.global, in.last});

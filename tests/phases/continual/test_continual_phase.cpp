@@ -90,7 +90,8 @@ bool bitwise_equal(const Tensor& a, const Tensor& b) {
 // Every /phase tensor of a checkpoint, full shapes (world of one).
 std::map<std::string, Tensor> phase_tensors_of(const std::string& path) {
   CheckpointState s;
-  for (const auto& [name, shape] : list_phase_tensors(path)) s.phase.push_back({name, shape, ShardSpec::replicated(), {}});
+  for (const auto& [name, shape] : list_phase_tensors(path))
+    s.phase.push_back({name, shape, ShardSpec::replicated(), {}});
   ReadOptions o;
   o.optim = false;
   read_checkpoint_file(path, s, o);
@@ -130,7 +131,7 @@ TEST(ContinualPhase, LoraKeepsBaseFrozenAndEndsMerged) {
       EXPECT_TRUE(bitwise_equal(w, v7.at(name))) << name << " has no adapter and must stay the base";
       continue;
     }
-    const Tensor& A = a->second;                                    // [r, in]
+    const Tensor& A = a->second;                                      // [r, in]
     const Tensor& B = lora.at("continual/lora/" + stem + ".lora_B");  // [out, r]
     const std::int64_t out = w.dim(0), in = w.dim(1), rank = A.dim(0);
     double max_b = 0.0;
@@ -264,8 +265,7 @@ TEST(ContinualPhase, EwcPullsTowardsTheAnchor) {
   EXPECT_LT(without, 0.5);
   // The anchor is the phase's starting point.
   const auto start = weights_of(checkpoint_of(ewc, s0));
-  for (const auto& [name, t] : start)
-    EXPECT_TRUE(bitwise_equal(t, fisher.at("continual/ewc/anchor/" + name))) << name;
+  for (const auto& [name, t] : start) EXPECT_TRUE(bitwise_equal(t, fisher.at("continual/ewc/anchor/" + name))) << name;
 }
 
 // ---- the batch mix ----
