@@ -18,6 +18,7 @@
 #include "runtime/adamw_optimizer.h"
 #include "runtime/rng.h"
 #include "tests/support/python_oracle.h"
+#include "tests/support/temp_dir.h"
 
 namespace pouch {
 namespace {
@@ -54,14 +55,9 @@ class TorchOracle : public ::testing::Test {
  protected:
   void SetUp() override {
     POUCH_REQUIRE_PYTHON_MODULES(POUCH_TORCH_PYTHON, "torch, h5py", "python3-torch python3-h5py");
-    char tmpl[] = "/tmp/pouch-oracle-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
   }
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-  fs::path dir_;
+  pouch::testing::TempDir tmp_;
+  const fs::path dir_ = tmp_.path();
 };
 
 TEST_F(TorchOracle, LogitsLossGradientsAndAdamWTrajectoryMatch) {

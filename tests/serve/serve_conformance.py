@@ -106,18 +106,22 @@ class Server:
 CURL_DEFAULT_TYPE = "application/x-www-form-urlencoded"
 
 
+def status_and_body(r):
+    """(status, the body as JSON, or as text when it is not JSON) of a response."""
+    raw = r.read()
+    try:
+        return r.status, json.loads(raw)
+    except ValueError:
+        return r.status, raw.decode(errors="replace")
+
+
 def call(port, method, path, body=None, timeout=20.0, content_type="application/json"):
     """One request on a fresh connection: (status, parsed JSON body or raw text)."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
         data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
         conn.request(method, path, body=data, headers={"Content-Type": content_type})
-        r = conn.getresponse()
-        raw = r.read()
-        try:
-            return r.status, json.loads(raw)
-        except ValueError:
-            return r.status, raw.decode(errors="replace")
+        return status_and_body(conn.getresponse())
     finally:
         conn.close()
 
@@ -211,11 +215,7 @@ def post_expecting_continue(port, body, wait_s=3.0):
             sock.sendall(body)  # no interim answer within wait_s: send anyway, as curl does
         r = http.client.HTTPResponse(sock)  # begin() skips the 100 Continue
         r.begin()
-        raw = r.read()
-        try:
-            return r.status, json.loads(raw)
-        except ValueError:
-            return r.status, raw.decode(errors="replace")
+        return status_and_body(r)
     finally:
         sock.close()
 

@@ -17,6 +17,7 @@
 #include "runtime/error.h"
 #include "runtime/rng.h"
 #include "tests/support/python_oracle.h"
+#include "tests/support/temp_dir.h"
 
 namespace pouch {
 namespace {
@@ -286,15 +287,7 @@ void expect_close(double got, double want, const std::string& what) {
 
 class AgainstTorch : public ::testing::Test {
  protected:
-  void SetUp() override {
-    POUCH_REQUIRE_PYTHON_MODULES(POUCH_TORCH_PYTHON, "torch", "python3-torch");
-    char tmpl[] = "/tmp/pouch-ppo-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
+  void SetUp() override { POUCH_REQUIRE_PYTHON_MODULES(POUCH_TORCH_PYTHON, "torch", "python3-torch"); }
   json run_reference(const json& in) {
     {
       std::ofstream f(dir_ / "in.json");
@@ -306,7 +299,8 @@ class AgainstTorch : public ::testing::Test {
     std::ifstream f(dir_ / "out.json");
     return json::parse(f);
   }
-  fs::path dir_;
+  pouch::testing::TempDir tmp_;
+  const fs::path dir_ = tmp_.path();
 };
 
 TEST_F(AgainstTorch, EveryLossAndGradient) {
