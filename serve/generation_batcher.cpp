@@ -53,11 +53,18 @@ GenerationBatcher::GenerationBatcher(ModelSlot& slot, std::int64_t max_batch, st
 GenerationBatcher::~GenerationBatcher() { stop(); }
 
 bool GenerationBatcher::submit(GenerateRequest request, Done done) {
+  std::vector<std::pair<GenerateRequest, Done>> one;
+  one.emplace_back(std::move(request), std::move(done));
+  return submit_all(std::move(one));
+}
+
+bool GenerationBatcher::submit_all(std::vector<std::pair<GenerateRequest, Done>> group) {
   {
     std::lock_guard lock(mutex_);
     // Full when every batch slot is taken and max_waiting wait behind them.
-    if (active_count_ + static_cast<std::int64_t>(waiting_.size()) >= max_batch_ + max_waiting_) return false;
-    waiting_.emplace_back(std::move(request), std::move(done));
+    const auto in_line = active_count_ + static_cast<std::int64_t>(waiting_.size());
+    if (in_line + static_cast<std::int64_t>(group.size()) > max_batch_ + max_waiting_) return false;
+    for (auto& entry : group) waiting_.push_back(std::move(entry));
   }
   wake_.notify_one();
   return true;

@@ -67,6 +67,11 @@ class GenerationBatcher {
   // its outcome. Returns false (and never calls `done`) when max_waiting
   // requests already wait.
   bool submit(GenerateRequest request, Done done);
+  // Queues every request of `group` under one lock, so that all of them join
+  // the batch at the same step (or none is queued: false when they do not
+  // all fit in max_waiting); an offline client's batch, and what makes the
+  // sharing of forwards testable on a loaded machine.
+  bool submit_all(std::vector<std::pair<GenerateRequest, Done>> group);
   // Requests decoding or waiting now.
   std::int64_t in_line() const;
   // Batched forwards run so far (one per model version per step).

@@ -72,7 +72,11 @@ TEST(GenerationBatcher, ConcurrentRequestsShareForwardsAndMatchAlone) {
   Outcomes outcomes;
   std::vector<GenerateRequest> requests;
   for (int i = 0; i < 8; ++i) requests.push_back(sampled(i % 2 ? "Q: 1+2=" : "Q: 12+7=", 20, 40 + i));
-  for (int i = 0; i < 8; ++i) ASSERT_TRUE(batcher.submit(requests[i], outcomes.record(i)));
+  // One group: all eight join at the same step, however the test thread is
+  // scheduled against the batcher's.
+  std::vector<std::pair<GenerateRequest, GenerationBatcher::Done>> group;
+  for (int i = 0; i < 8; ++i) group.emplace_back(requests[i], outcomes.record(i));
+  ASSERT_TRUE(batcher.submit_all(std::move(group)));
   ASSERT_TRUE(eventually([&] { return outcomes.size() == 8; }, 20s));
   const auto model = slot.current();
   std::int64_t tokens = 0;
