@@ -4,16 +4,19 @@
 # `mpirun -np 2` (data parallel). Checks the exit status, that every phase
 # ran and logged its own numbers, the phase-boundary checkpoints, the
 # weights published for `pouch serve`, and the final summary.
-# usage: e2e_default_run.sh POUCH [MPIEXEC]
+# usage: e2e_default_run.sh POUCH [MPIEXEC [TRAIN ARGS...]]
+# TRAIN ARGS (after MPIEXEC) are added to `pouch train`: the mpirun run may
+# shorten the phases (CI's time; see tests/cli/CMakeLists.txt).
 set -euo pipefail
 pouch=$1 mpiexec=${2:-}
+shift $(( $# < 2 ? $# : 2 ))
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"
 if [[ -z "$mpiexec" ]]; then
   "$pouch" train > train.log 2>&1 || { tail -40 train.log; echo "FAIL: pouch train exited non-zero"; exit 1; }
 else
-  "$mpiexec" -np 2 --oversubscribe --allow-run-as-root "$pouch" train > train.log 2>&1 ||
+  "$mpiexec" -np 2 --oversubscribe --allow-run-as-root "$pouch" train "$@" > train.log 2>&1 ||
     { tail -40 train.log; echo "FAIL: mpirun -np 2 pouch train exited non-zero"; exit 1; }
 fi
 grep -E "^(== phase|eval step|trained|  level|  overall|  phase|grpo|ppo|continual|curriculum)" train.log || true
