@@ -110,7 +110,10 @@ TEST(GenerationBatcher, SwapDuringGenerationNeverMixesVersions) {
   Outcomes outcomes;
   std::vector<GenerateRequest> requests;
   for (int i = 0; i < 8; ++i) requests.push_back(sampled("Q: 3+4=", 150, 60 + i));
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(batcher.submit(requests[i], outcomes.record(i)));
+  // One group: the first four join at the same step, before the swap.
+  std::vector<std::pair<GenerateRequest, GenerationBatcher::Done>> first;
+  for (int i = 0; i < 4; ++i) first.emplace_back(requests[i], outcomes.record(i));
+  ASSERT_TRUE(batcher.submit_all(std::move(first)));
   // A tight wait (not eventually's 10 ms polls): the swap must land a few
   // tokens in, while the 150-token requests still decode.
   const auto give_up = std::chrono::steady_clock::now() + 10s;
