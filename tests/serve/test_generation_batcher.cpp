@@ -162,13 +162,19 @@ TEST(GenerationBatcher, AtMostTwoVersionsAreActive) {
     const auto give_up = std::chrono::steady_clock::now() + 10s;
     while (batcher.forwards() < target && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
   };
-  for (int i = 0; i < 2; ++i) ASSERT_TRUE(batcher.submit(requests[i], outcomes.record(i)));
+  // Each pair as one group, so both of it join at the same step.
+  auto submit_pair = [&](int first) {
+    std::vector<std::pair<GenerateRequest, GenerationBatcher::Done>> pair;
+    for (int i = first; i < first + 2; ++i) pair.emplace_back(requests[i], outcomes.record(i));
+    return batcher.submit_all(std::move(pair));
+  };
+  ASSERT_TRUE(submit_pair(0));
   forwards_past(3);
   slot.install(models.at(2));
-  for (int i = 2; i < 4; ++i) ASSERT_TRUE(batcher.submit(requests[i], outcomes.record(i)));
+  ASSERT_TRUE(submit_pair(2));
   forwards_past(3);  // the step under way, then one with 2 and 3 joined
   slot.install(models.at(3));
-  for (int i = 4; i < 6; ++i) ASSERT_TRUE(batcher.submit(requests[i], outcomes.record(i)));
+  ASSERT_TRUE(submit_pair(4));
   ASSERT_TRUE(eventually([&] { return outcomes.size() == 6; }, 30s));
   ASSERT_TRUE(batcher.submit(requests[6], outcomes.record(6)));
   ASSERT_TRUE(eventually([&] { return outcomes.size() == 7; }, 30s));
