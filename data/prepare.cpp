@@ -139,7 +139,7 @@ PrepareSummary prepare_dataset(const PrepareOptions& o) {
     summary.tokenizer = fmt::format("{}, trained", tokenizer->name());
   }
   summary.vocab_size = tokenizer->vocab_size();
-  summary.eot_first = tokenizer->name() == "gpt2";
+  summary.eot_first = eot_before_documents(*tokenizer);
   save_tokenizer(*tokenizer, o.out_dir + "/tokenizer.json");
 
   // Pass 2: encode in batches on all threads, add end-of-text, pack into

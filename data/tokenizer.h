@@ -39,6 +39,11 @@ class Tokenizer {
   virtual std::string serialize() const = 0;
 };
 
+// Where a document's end-of-text token goes in a token stream: before each
+// document for GPT-2 (llm.c's data scripts), after it for pouch's own
+// tokenizers. `pouch data prepare` and the watched directory both follow it.
+inline bool eot_before_documents(const Tokenizer& tokenizer) { return tokenizer.name() == "gpt2"; }
+
 // `what` names the origin (a file, a checkpoint dataset) in error messages.
 std::unique_ptr<Tokenizer> tokenizer_from_serialized(const std::string& text,
                                                      const std::string& what = "serialized tokenizer");

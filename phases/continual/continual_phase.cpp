@@ -17,6 +17,7 @@
 #include "phases/continual/continual_batches.h"
 #include "phases/continual/continual_summary.h"
 #include "phases/continual/ewc_penalty.h"
+#include "phases/continual/watched_batches.h"
 #include "phases/schedule/run_state.h"
 #include "phases/schedule/schedule_runner.h"
 #include "phases/schedule/world_agreement.h"
@@ -58,7 +59,32 @@ ContinualDataConfig data_config(const PhaseContext& ctx) {
   return d;
 }
 
+WatchBatchConfig watch_config(const PhaseContext& ctx) {
+  const ContinualPhaseConfig& c = ctx.phase.continual;
+  WatchBatchConfig w;
+  w.batch_size = ctx.cfg.train.batch_size;
+  w.grad_accum = ctx.cfg.train.grad_accum;
+  w.replay_ratio = c.replay_ratio;
+  w.wait_when_idle = c.on_idle == "wait";
+  w.idle_timeout_s = c.idle_timeout_s;
+  w.poll_s = c.watch_poll_s;
+  return w;
+}
+
+// The tokenizer that encodes the watched directory's text: the shards' own,
+// else the built-in task's.
+const Tokenizer& watch_tokenizer(const PhaseContext& ctx) {
+  if (ctx.data.tokenizer) return *ctx.data.tokenizer;
+  if (ctx.data.task_tokenizer) return *ctx.data.task_tokenizer;
+  fail(
+      "{}: watch_dir needs the tokenizer of the run's data to encode new text, but data.path = '{}' has no "
+      "tokenizer.json beside its shards: prepare the data with pouch data prepare, or copy its tokenizer.json "
+      "there",
+      ctx.phase.name(), ctx.cfg.data.path);
+}
+
 constexpr const char* kLoraPrefix = "continual/lora/";
+constexpr const char* kWatchBeforeKey = "continual_watch_before";
 constexpr const char* kEwcPrefix = "continual/ewc/";
 
 class ContinualPhase final : public Phase {
@@ -68,11 +94,17 @@ class ContinualPhase final : public Phase {
         cc_(ctx.phase.continual),
         optim_cfg_(ctx.optim()),
         precision_(ctx.phase),
-        batches_(data_config(ctx), *ctx.data.task_corpus),
         prev_recompute_(ctx.model.recompute()) {
+    if (watching()) {
+      stream_ =
+          std::make_unique<WatchedStream>(cc_.watch_dir, parse_watch_protocol(cc_.watch_protocol, "watch_protocol"),
+                                          ctx.cfg.model.seq_len, watch_tokenizer(ctx), ctx.cfg.model.vocab_size);
+      watched_ = std::make_unique<WatchedBatches>(watch_config(ctx), *stream_, *ctx.data.train);
+    } else {
+      batches_ = std::make_unique<ContinualBatches>(data_config(ctx), *ctx.data.task_corpus);
+    }
     const auto& cfg = ctx.cfg;
     GPT& model = ctx.model;
-    const int dp = ctx.ranks.dp_size();
     if (lora()) {
       LoraConfig lc;
       lc.rank = cc_.lora_rank;
@@ -93,8 +125,11 @@ class ContinualPhase final : public Phase {
       reducer_ = make_dp_reducer(ctx, model.parameters(), &model);
       if (cc_.ewc_lambda > 0) ewc_ = std::make_unique<EwcPenalty>(model.parameters(), ctx.be);
     }
-    for (int l = 1; l <= static_cast<int>(cfg.data.task_max_level); ++l) eval_levels_.push_back(l);
-    eval_levels_.push_back(static_cast<int>(cc_.new_level));
+    // The old levels (on the built-in task), then the new one; a watched
+    // directory's new data has no levels: validation loss measures it.
+    if (ctx.data.task_tokenizer)
+      for (int l = 1; l <= static_cast<int>(cfg.data.task_max_level); ++l) eval_levels_.push_back(l);
+    if (!watching()) eval_levels_.push_back(static_cast<int>(cc_.new_level));
   }
 
   ~ContinualPhase() override {
@@ -111,6 +146,11 @@ class ContinualPhase final : public Phase {
 
  private:
   bool lora() const { return cc_.isolation == "lora"; }
+  bool watching() const { return !cc_.watch_dir.empty(); }
+  // Polls and waits for the step's new data (watch_dir), printing what arrived.
+  WatchStepPlan plan_watched_step();
+  void fill_fisher(std::int64_t batch, std::int64_t first_row, std::int64_t count, const Tensor& x,
+                   const Tensor& y) const;
   // The store the optimizer updates: the adapters, or every weight.
   ParameterStore& trained() const { return lora() ? ctx_.model.lora_parameters() : ctx_.model.parameters(); }
   // The fp32 value of `p` of the trained store (the master under bf16/fp16).
@@ -136,7 +176,9 @@ class ContinualPhase final : public Phase {
   const ContinualPhaseConfig& cc_;
   OptimConfig optim_cfg_;
   PhasePrecision precision_;
-  ContinualBatches batches_;
+  std::unique_ptr<ContinualBatches> batches_;  // the built-in task's new level (no watch_dir)
+  std::unique_ptr<WatchedStream> stream_;      // watch_dir: the files' tokens
+  std::unique_ptr<WatchedBatches> watched_;    // watch_dir: rows from stream_ and the run's data
   bool prev_recompute_;
   std::unique_ptr<AdamWOptimizer> optimizer_;  // null after the merge
   std::unique_ptr<DpReducer> reducer_;         // the trained store's; null at dp = 1
@@ -144,6 +186,7 @@ class ContinualPhase final : public Phase {
   bool merged_ = false;
   std::vector<int> eval_levels_;       // old levels 1..task_max_level, then the new level
   std::vector<LevelAccuracy> before_;  // accuracy of eval_levels_ at the phase start
+  double before_val_loss_ = 0.0;       // validation loss at the phase start (watch_dir's summary)
 };
 
 std::vector<ShardedTensor> ContinualPhase::phase_tensors() const {
@@ -186,6 +229,10 @@ CheckpointState ContinualPhase::capture(std::int64_t in_phase_steps) const {
   for (const auto& l : before_) before.insert(before.end(), {l.level, l.total, l.correct, l.well_formed});
   s.data_per_rank["continual_before"] = before;
   precision_.capture(s);
+  if (stream_) {
+    stream_->save(s);
+    s.f64_per_rank[kWatchBeforeKey] = {before_val_loss_};
+  }
   s.data_per_rank["position"] = {global, tokens, 0};
   return s;
 }
@@ -233,6 +280,35 @@ void ContinualPhase::restore(const std::string& file, bool verify) {
         "this continual phase; resume with the config that wrote it",
         file, before_.size(), eval_levels_.size());
   precision_.restore(file);
+  if (stream_) {
+    stream_->restore(rows, file);
+    const auto it = rows.f64_per_rank.find(kWatchBeforeKey);
+    if (it == rows.f64_per_rank.end() || it->second.size() != 1)
+      fail(
+          "{}: no /data_f64/{}: it was not written by a continual phase with watch_dir; resume with the config "
+          "that wrote it",
+          file, kWatchBeforeKey);
+    before_val_loss_ = it->second[0];
+  }
+}
+
+WatchStepPlan ContinualPhase::plan_watched_step() {
+  WatchStepPlan plan = watched_->plan_step(ctx_.ranks, ctx_.be);
+  for (const auto& e : plan.added) {
+    if (e.error.empty())
+      ctx_.services.print(fmt::format("{}: watch: learning {}", ctx_.phase.name(), describe(e)));
+    else if (ctx_.ranks.main())
+      log_warn("{}: watch: {}", ctx_.phase.name(), describe(e));
+  }
+  return plan;
+}
+
+void ContinualPhase::fill_fisher(std::int64_t batch, std::int64_t first_row, std::int64_t count, const Tensor& x,
+                                 const Tensor& y) const {
+  if (watched_)
+    watched_->fill_fisher(batch, first_row, count, x.i32(), y.i32());
+  else
+    batches_->fill_fisher(batch, first_row, count, x.i32(), y.i32());
 }
 
 void ContinualPhase::zero_grads() const {
@@ -249,7 +325,7 @@ void ContinualPhase::estimate_fisher(const Tensor& x, const Tensor& y) {
   for (std::int64_t b = 0; b < K; ++b) {
     zero_grads();
     if (reducer_) reducer_->begin();
-    batches_.fill_fisher(b, ctx_.ranks.dp_rank() * B_local, B_local, x.i32(), y.i32());
+    fill_fisher(b, ctx_.ranks.dp_rank() * B_local, B_local, x, y);
     model.forward(x, y, 1.0f / static_cast<float>(B * T));  // g_b: gradient of the global batch's mean loss
     model.backward();
     if (reducer_) reducer_->finish();
@@ -322,10 +398,15 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
   // The trained store's values become the 16-bit working copy of fp32
   // masters (the frozen base of isolation = lora stays fp32).
   precision_.begin(model, trained());
+  const std::string learns =
+      watching() ? fmt::format(
+                       "new files in {} ({}, on idle {}, idle timeout {} s), replay {} of {} rows per batch from "
+                       "the run's data",
+                       cc_.watch_dir, cc_.watch_protocol, cc_.on_idle, cc_.idle_timeout_s, B - watched_->new_rows(), B)
+                 : fmt::format("new level {} ({} samples), replay {} of {} rows per batch from levels 1..{}",
+                               cc_.new_level, cc_.new_samples, batches_->replay_rows(), B, cfg.data.task_max_level);
   services.print(fmt::format(
-      "{}: new level {} ({} samples), replay {} of {} rows per batch from levels 1..{}, isolation {}{}{}, {}",
-      ctx_.phase.name(), cc_.new_level, cc_.new_samples, batches_.replay_rows(), B, cfg.data.task_max_level,
-      cc_.isolation,
+      "{}: {}, isolation {}{}{}, {}", ctx_.phase.name(), learns, cc_.isolation,
       lora() ? fmt::format(" (rank {}, alpha {}, {}: {} parameters)", cc_.lora_rank, cc_.lora_alpha, cc_.lora_targets,
                            model.lora_parameters().full_numel())
              : std::string(),
@@ -336,6 +417,7 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
   if (first_step == 0) {
     const EvalResult& e = ctx_.record_eval(ctx_.step_offset, x, y, eval_levels_);
     before_ = e.levels;
+    before_val_loss_ = e.val_loss;
     services.print(format_eval(e));
     if (ewc_) estimate_fisher(x, y);
   }
@@ -347,13 +429,19 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
   OptimizerStepStats stats;
   double penalty = 0.0;
   bool applied = false;
+  WatchStepPlan plan;
   PhaseLoopHooks hooks;
   hooks.step = [&](const StepInput& in) {
+    if (watched_) plan = plan_watched_step();
+    const bool last = in.last || plan.ends_phase;
     zero_grads();
     const double mean_loss = accumulate_gradients(
         ctx_, reducer_.get(), x, y, dloss * static_cast<float>(precision_.loss_scale()),
         [&](std::int64_t micro) {
-          batches_.fill(in.step, micro, ranks.dp_rank() * B_local, B_local, x.i32(), y.i32());
+          if (watched_)
+            watched_->fill(plan, in.step, micro, ranks.dp_rank() * B_local, B_local, x.i32(), y.i32());
+          else
+            batches_->fill(in.step, micro, ranks.dp_rank() * B_local, B_local, x.i32(), y.i32());
         },
         in.global + 1, precision_.precision() == Precision::FP16);
     stats = OptimizerStepStats{};
@@ -366,7 +454,8 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
       }
       stats = optimizer_->step(in.lr, lora() ? model.lora_grad_norm() : model.grad_norm());
     });
-    if (in.last) {
+    if (watched_) watched_->finish_step(plan);
+    if (last) {
       // The boundary checkpoint, model.h5 and the next phase get the adapted
       // fp32 model.
       if (lora())
@@ -374,7 +463,9 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
       else
         precision_.finish();
     }
-    return next_token_result(cfg, flops_per_token, mean_loss);
+    StepResult r = next_token_result(cfg, flops_per_token, mean_loss);
+    r.ends_phase = plan.ends_phase;
+    return r;
   };
   hooks.evaluate = [&](std::int64_t global_step) -> const EvalResult& {
     return ctx_.record_eval(global_step, x, y, eval_levels_);
@@ -383,15 +474,36 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
                      bool last) {
     StepReport report = next_token_report(ctx_, in, r, timing, stats.grad_norm);
     nlohmann::json& line = report.line;
-    line["replay_rows"] = batches_.replay_rows();
+    if (watched_) {
+      std::int64_t fresh = 0;
+      for (std::int64_t m = 0; m < A; ++m) fresh += watched_->new_rows_in(plan, m);
+      line["replay_rows"] = B - fresh / A;
+      line["watch_new_windows"] = plan.new_windows;
+      line["watch_wait_s"] = plan.waited_s;
+      line["watch_files"] = stream_->files_learned();
+      line["watch_skipped"] = stream_->files_skipped();
+      line["watch_tokens_learned"] = stream_->windows_consumed() * T;
+      line["watch_tokens_pending"] = stream_->pending_tokens();
+    } else {
+      line["replay_rows"] = batches_->replay_rows();
+    }
     if (reducer_) reducer_->add_metrics(line);
     if (ewc_) line["ewc_penalty"] = penalty;
     precision_.add_metrics(line, applied);
     if (last) {
       POUCH_CHECK(eval != nullptr, "the last continual step without its evaluation");
-      const ContinualSummary s = summarize_continual(before_, eval->levels, static_cast<int>(cc_.new_level));
-      add_continual_summary_fields(line, s);
-      report.summary = format_continual_summary(s);
+      if (watched_) {
+        report.summary = fmt::format(
+            "learned {} files from {} ({} tokens in {} windows, {} pending), skipped {}; val loss {:.4f} -> {:.4f}",
+            stream_->files_learned(), cc_.watch_dir, stream_->tokens_received(), stream_->windows_consumed(),
+            stream_->pending_tokens(), stream_->files_skipped(), before_val_loss_, eval->val_loss);
+        line["continual_val_loss_before"] = before_val_loss_;
+        line["continual_val_loss_after"] = eval->val_loss;
+      } else {
+        const ContinualSummary s = summarize_continual(before_, eval->levels, static_cast<int>(cc_.new_level));
+        add_continual_summary_fields(line, s);
+        report.summary = format_continual_summary(s);
+      }
       report.after.push_back(fmt::format("{} summary: {}", ctx_.phase.name(), report.summary));
     }
     if (last || (cc_.publish_every > 0 && (in.step + 1) % cc_.publish_every == 0))

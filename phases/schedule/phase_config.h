@@ -90,6 +90,14 @@ struct ContinualPhaseConfig {
   std::int64_t ewc_batches = 8;     // batches of old data for the Fisher estimate
   std::int64_t publish_every = 50;  // steps between published weights for `pouch serve`; 0 = at the end only
   bool recompute = true;            // activation checkpointing
+  // Learning from a directory (phases/continual/watched_batches.h): when
+  // set, new files that appear in watch_dir are the new data (new_level and
+  // new_samples are unused) and replay reads the run's training data.
+  std::string watch_dir;
+  std::string watch_protocol = "rename";  // rename | done (data/watched_directory.h)
+  std::string on_idle = "wait";           // wait | replay: when fewer new windows are ready than a step takes
+  double idle_timeout_s = 60.0;           // without a new file for this long, the phase ends (replay: 0 = never)
+  double watch_poll_s = 1.0;              // on_idle = wait: seconds between listings
 };
 
 struct PhaseConfig {

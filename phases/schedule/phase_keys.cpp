@@ -107,6 +107,20 @@ const std::vector<PhaseKeySpec>& phase_key_specs() {
       {"publish_every", kContinualKeys, POUCH_PHASE_FIELD(continual.publish_every),
        "steps between weights published to <run_dir>/serve for pouch serve --watch; 0 = at the end only"},
       {"recompute", kContinualKeys, POUCH_PHASE_FIELD(continual.recompute), "activation checkpointing in this phase"},
+      {"watch_dir", kContinualKeys, POUCH_PHASE_FIELD(continual.watch_dir),
+       "learn the files that appear in this directory (.jsonl, text, .bin token shards) instead of a new level "
+       "of the built-in task; replay reads the run's training data"},
+      {"watch_protocol", kContinualKeys, POUCH_PHASE_FIELD(continual.watch_protocol),
+       "when a file in watch_dir is complete: rename (as soon as it appears; write elsewhere, then rename it "
+       "in) or done (once NAME.done exists)"},
+      {"on_idle", kContinualKeys, POUCH_PHASE_FIELD(continual.on_idle),
+       "wait (for a step's worth of new data, up to idle_timeout_s) or replay (train on what is there, "
+       "replayed data filling the rest)"},
+      {"idle_timeout_s", kContinualKeys, POUCH_PHASE_FIELD(continual.idle_timeout_s),
+       "seconds without a new file after which the phase ends; wait: 0 = end once the data runs out, "
+       "replay: 0 = never"},
+      {"watch_poll_s", kContinualKeys, POUCH_PHASE_FIELD(continual.watch_poll_s),
+       "on_idle = wait: seconds between listings of watch_dir"},
   };
   return specs;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -13,6 +14,7 @@
 #include "data/char_tokenizer.h"
 #include "data/curriculum.h"
 #include "data/source_weight_rules.h"
+#include "data/watched_directory.h"
 #include "parallel/uniform_error.h"
 #include "phases/alignment/task_reward_scorers.h"
 #include "phases/schedule/phase_keys.h"
@@ -81,6 +83,10 @@ class PhaseRules {
   void pretrain(const ValidationScope& scope, bool will_run) const;
   void alignment(const ValidationScope& scope, bool will_run) const;
   void continual(const ValidationScope& scope, bool will_run) const;
+  // watch_dir's keys; the directory must exist when the phase will run.
+  void watch(bool will_run) const;
+  // new_level: a level of the built-in task that pre-training did not see.
+  void new_level() const;
   // train.batch_size splits evenly over the data-parallel ranks (pretrain, continual).
   void batch_splits(int dp) const;
 
@@ -213,6 +219,35 @@ void PhaseRules::alignment(const ValidationScope& scope, bool will_run) const {
         named("minibatches", a.minibatches), rows, a.prompts_per_step, dp, a.samples_per_prompt, divisors_of(rows));
 }
 
+void PhaseRules::new_level() const {
+  const auto& k = p_.continual;
+  require(k.new_level >= 1 && k.new_level <= kMaxAnyTaskLevel, "new_level", k.new_level,
+          fmt::format("must be a level of the built-in task, 1..{} ({} = a+b+c, which pre-training never shows)",
+                      kMaxAnyTaskLevel, kContinualTaskLevel));
+  if (k.new_level <= c_.data.task_max_level)
+    fail_uniform(
+        "{} is among the levels pre-training saw ({}): a continual phase learns a level the model has not "
+        "seen; set new_level = {} or lower data.task_max_level below {}",
+        named("new_level", k.new_level), run_key("data.task_max_level", c_.data.task_max_level), kContinualTaskLevel,
+        k.new_level);
+}
+
+void PhaseRules::watch(bool will_run) const {
+  const auto& k = p_.continual;
+  builds({"watch_protocol"}, [&] { parse_watch_protocol(k.watch_protocol, key("watch_protocol")); });
+  require(k.on_idle == "wait" || k.on_idle == "replay", "on_idle", k.on_idle,
+          "must be wait (for new data, up to idle_timeout_s) or replay (train on replayed data meanwhile)");
+  require(k.idle_timeout_s >= 0, "idle_timeout_s", k.idle_timeout_s,
+          "must be 0 or positive (seconds without a new file before the phase ends)");
+  require(k.watch_poll_s > 0 && k.watch_poll_s <= 3600, "watch_poll_s", k.watch_poll_s, "must be in (0, 3600] seconds");
+  if (!will_run) return;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(k.watch_dir, ec))
+    fail_uniform("{}: {}: create the directory (new files are learned as they appear in it) or fix the path",
+                 named("watch_dir", fmt::format("'{}'", k.watch_dir)),
+                 std::filesystem::exists(k.watch_dir, ec) ? "is not a directory" : "does not exist");
+}
+
 void PhaseRules::continual(const ValidationScope& scope, bool will_run) const {
   const auto& k = p_.continual;
   require(k.new_samples > 0, "new_samples", k.new_samples, "must be positive");
@@ -235,15 +270,11 @@ void PhaseRules::continual(const ValidationScope& scope, bool will_run) const {
           "ewc_lambda = 0");
   require(k.ewc_batches > 0, "ewc_batches", k.ewc_batches, "must be positive");
   require(k.publish_every >= 0, "publish_every", k.publish_every, "must be 0 (at the end only) or positive");
-  require(k.new_level >= 1 && k.new_level <= kMaxAnyTaskLevel, "new_level", k.new_level,
-          fmt::format("must be a level of the built-in task, 1..{} ({} = a+b+c, which pre-training never shows)",
-                      kMaxAnyTaskLevel, kContinualTaskLevel));
-  if (k.new_level <= c_.data.task_max_level)
-    fail_uniform(
-        "{} is among the levels pre-training saw ({}): a continual phase learns a level the model has not "
-        "seen; set new_level = {} or lower data.task_max_level below {}",
-        named("new_level", k.new_level), run_key("data.task_max_level", c_.data.task_max_level), kContinualTaskLevel,
-        k.new_level);
+  if (!k.watch_dir.empty()) {
+    watch(will_run);  // new_level and new_samples are unused
+  } else {
+    new_level();
+  }
   std::size_t named_targets = 0;
   for (std::size_t pos = 0; pos <= k.lora_targets.size();) {
     const auto comma = std::min(k.lora_targets.find(',', pos), k.lora_targets.size());
@@ -314,10 +345,12 @@ std::vector<PhaseConfig> phases_of(const RunConfig& cfg) {
 void check_phase_data(const PhaseConfig& p, const RunConfig& cfg, const ConfigOrigins& origins) {
   if (cfg.data.path.empty()) return;
   const std::string where = fmt::format("data.path = '{}' ({})", cfg.data.path, origins.describe("data.path"));
+  if (p.kind == PhaseKind::Continual && !p.continual.watch_dir.empty()) return;  // learns files, replays the shards
   if (p.kind != PhaseKind::Pretrain)
     fail_uniform(
         "{} needs the built-in reasoning task (its prompts, answers and levels), but {}: leave data.path "
-        "empty, or run only the pretrain phases with --phases",
+        "empty, run only the pretrain phases with --phases, or (kind = continual) learn new files with "
+        "watch_dir = DIR",
         p.name(), where);
   const auto& q = p.pretrain;
   const std::string prefix = fmt::format("phase.{}.", p.index);

@@ -3,6 +3,8 @@
 // take the same branch (skip a step, stop, resume from the same checkpoint).
 // A world of one needs no communicator.
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "phases/schedule/train_ranks.h"
 #include "runtime/backend.h"
@@ -17,5 +19,10 @@ inline bool any_rank(const TrainRanks& ranks, Backend& be, bool flag) {
 }
 // Rank 0's `value` on every rank (a double carries any step count exactly up to 2^53).
 double broadcast_from_rank0(const TrainRanks& ranks, Backend& be, double value);
+// Rank 0's bytes / ids on every rank (two broadcasts: the length, then the
+// payload); the other ranks' arguments are ignored.
+std::string broadcast_from_rank0(const TrainRanks& ranks, Backend& be, const std::string& bytes);
+std::vector<std::int32_t> broadcast_from_rank0(const TrainRanks& ranks, Backend& be,
+                                               const std::vector<std::int32_t>& ids);
 
 }  // namespace pouch

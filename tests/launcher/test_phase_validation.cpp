@@ -136,6 +136,11 @@ const std::vector<BrokenRule>& broken_rules() {
       {"phase.3.ewc_lambda", "-1", "must be 0 (off) or positive", {"isolation = none"}},
       {"phase.3.ewc_batches", "0", "must be positive"},
       {"phase.3.publish_every", "-1", "must be 0 (at the end only) or positive"},
+      {"phase.3.watch_dir", "no-such-dir", "does not exist: create the directory"},
+      {"phase.3.watch_protocol", "marker", "must be rename", {"watch_dir = ."}},
+      {"phase.3.on_idle", "sleep", "must be wait", {"watch_dir = ."}},
+      {"phase.3.idle_timeout_s", "-1", "must be 0 or positive", {"watch_dir = ."}},
+      {"phase.3.watch_poll_s", "0", "must be in (0, 3600] seconds", {"watch_dir = ."}},
       // Cross-key rules with the other sections.
       {"model.vocab_size", "20", "smaller than the built-in reasoning task's vocabulary of 31"},
       {"data.path", "shards.bin", "phase 2 (grpo) needs the built-in reasoning task"},
@@ -266,6 +271,14 @@ TEST(PhaseValidation, TokenShardsAreFineForThePretrainPhasesThatRun) {
   EXPECT_NO_THROW(validate_schedule(c.config, c.origins, {1, 1, 1}));
   const std::string e = error_of([&] { validate_schedule(c.config, c.origins, {1, 1, 2}); });
   EXPECT_NE(e.find("data.path = 'x.bin' (set on the command line as --data.path)"), std::string::npos) << e;
+  // A continual phase learns new files from watch_dir and replays the shards;
+  // without watch_dir it needs the built-in task's levels, and says so.
+  const LoadedConfig watch =
+      parse_run_config_with_origins({{"schedule.ini", kSchedule}}, {"--data.path=x.bin", "--phase.3.watch_dir=."});
+  EXPECT_NO_THROW(validate_schedule(watch.config, watch.origins, {1, 3, 3}));
+  const std::string task = error_of([&] { validate_schedule(c.config, c.origins, {1, 3, 3}); });
+  EXPECT_NE(task.find("phase 3 (continual) needs the built-in reasoning task"), std::string::npos) << task;
+  EXPECT_NE(task.find("watch_dir = DIR"), std::string::npos) << task;
 }
 
 }  // namespace

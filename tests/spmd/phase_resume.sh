@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Resume inside a phase: a two-phase schedule (pretrain with a curriculum,
 # quality sampling and bf16, then KIND) run straight, against the same run
-# stopped by SIGUSR1 inside phase 1 (KIND = pretrain) or phase 2 (exit 75)
+# stopped by SIGUSR1 inside phase 1 (KIND = pretrain) or phase 2 (exit 75;
+# KIND = watch is continual with watch_dir)
 # and continued with --resume=auto. Every metrics value but timings and
 # every dataset of the final checkpoint (/model, /optim, /phase, /data_f64)
 # must be bitwise equal on one rank, within 1e-5 relative at tp=2.
@@ -52,6 +53,15 @@ case "$kind" in
   continual)
     stop_at=8
     printf '[phase.2]\nkind = continual\nsteps = 4\nnew_samples = 500\npublish_every = 2\nlora_rank = 2\n' >> run.ini ;;
+  watch)
+    # kind = continual learning from a directory: two files there before the
+    # start (the ledger and the pending tokens must survive the stop).
+    stop_at=8
+    mkdir inbox
+    for i in $(seq 10 99); do printf '%d+%d=%d\n\n' "$i" "$((i % 7))" "$((i + i % 7))"; done > inbox/a.txt
+    for i in $(seq 10 60); do printf '{"text": "%d*2=%d"}\n' "$i" "$((2 * i))"; done > inbox/b.jsonl
+    printf '[phase.2]\nkind = continual\nsteps = 4\nwatch_dir = inbox\nidle_timeout_s = 0\npublish_every = 2\nlora_rank = 2\n' \
+      >> run.ini ;;
   *) echo "unknown kind $kind"; exit 2 ;;
 esac
 run() {  # run RUN_DIR [extra...]
@@ -65,6 +75,9 @@ run() {  # run RUN_DIR [extra...]
   fi
 }
 run straight > straight.log 2>&1 || { tail -30 straight.log; echo "FAIL: the straight run failed"; exit 1; }
+if [[ $kind == watch ]] && ! grep -q "watch: learning a.txt (90 documents" straight.log; then
+  tail -30 straight.log; echo "FAIL: the watched directory's a.txt was not learned"; exit 1
+fi
 set +e
 POUCH_FAULT=signal:0:$stop_at:10 run stopped > stopped.log 2>&1
 status=$?
@@ -76,7 +89,7 @@ grep -q "resumed from .*step $stop_at" resumed.log || { tail -30 resumed.log; ec
 import json, sys
 import h5py, numpy as np
 a, b, tp = sys.argv[1], sys.argv[2], int(sys.argv[3])
-timing = {"elapsed_s", "tokens_per_s", "mfu", "checkpoint_s", "comm_wait_s", "step_s"}
+timing = {"elapsed_s", "tokens_per_s", "mfu", "checkpoint_s", "comm_wait_s", "step_s", "watch_wait_s"}
 def lines(run):
     return [{k: v for k, v in json.loads(l).items() if k not in timing} for l in open(f"{run}/metrics.jsonl")]
 la, lb = lines(a), lines(b)

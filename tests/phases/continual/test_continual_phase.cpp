@@ -2,24 +2,32 @@
 // train(): a tiny pretrain phase, then kind = continual, in-process. Also its
 // pieces: the batch mix (phases/continual/continual_batches.h), the EWC penalty
 // (phases/continual/ewc_penalty.h) and the summary (phases/continual/continual_summary.h).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "checkpoint/checkpoint_dir.h"
 #include "checkpoint/serving_versions.h"
 #include "checkpoint/training_checkpoint.h"
 #include "checkpoint/weights_file.h"
+#include "data/stable_hash.h"
+#include "data/token_shard.h"
 #include "phases/continual/continual_batches.h"
 #include "phases/continual/continual_summary.h"
 #include "phases/continual/ewc_penalty.h"
+#include "phases/schedule/run_state.h"
 #include "phases/schedule/schedule_runner.h"
 #include "runtime/backend.h"
 #include "tests/support/temp_dir.h"
@@ -402,6 +410,146 @@ TEST(ContinualSummary, ForgettingAndBackwardTransfer) {
   EXPECT_DOUBLE_EQ(j["continual_new_acc_after"].get<double>(), 90.0);
   EXPECT_DOUBLE_EQ(j["continual_old_acc_l1_before"].get<double>(), 90.0);
   EXPECT_NE(format_continual_summary(s).find("L6 0% -> 90%"), std::string::npos);
+}
+
+// ---- watch_dir: new files learned from a directory (phases/continual/watched_batches.h)
+
+// n docs "a+b=c" with a, b in 10..99: the built-in task's alphabet.
+std::string task_text(int docs, int seed, bool jsonl) {
+  std::string out;
+  for (int i = 0; i < docs; ++i) {
+    const int a = 10 + (i * 7 + seed) % 90, b = 10 + (i * 13 + seed * 3) % 90;
+    const std::string doc = fmt::format("{}+{}={}", a, b, a + b);
+    out += jsonl ? fmt::format("{{\"text\": \"{}\"}}\n", doc) : doc + "\n\n";
+  }
+  return out;
+}
+
+// Tokens of task_text: every document and its end-of-text.
+std::int64_t task_tokens(int docs, int seed) {
+  std::int64_t n = 0;
+  for (int i = 0; i < docs; ++i) {
+    const int a = 10 + (i * 7 + seed) % 90, b = 10 + (i * 13 + seed * 3) % 90;
+    n += static_cast<std::int64_t>(fmt::format("{}+{}={}", a, b, a + b).size()) + 1;
+  }
+  return n;
+}
+
+RunConfig watch_config(const TempDir& dir, const std::string& run) {
+  RunConfig c = tiny_config(dir.sub(run), "lora");
+  ContinualPhaseConfig& w = c.phases[1].continual;
+  w.watch_dir = dir.sub("inbox");
+  w.on_idle = "wait";
+  w.idle_timeout_s = 0;  // learn what the directory holds, then end
+  c.phases[1].steps = 50;
+  return c;
+}
+
+std::vector<nlohmann::json> metrics_of(const TrainReport& r) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(r.metrics_path);
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+// The files of the inbox: 3 good ones (text, JSON lines, a token shard) and
+// work in progress or broken ones that must not be learned. Returns the
+// good files' tokens.
+std::int64_t fill_inbox(const TempDir& dir) {
+  fs::create_directories(dir.sub("inbox"));
+  std::ofstream(dir.sub("inbox/a.txt")) << task_text(60, 1, false);
+  std::ofstream(dir.sub("inbox/b.jsonl")) << task_text(50, 2, true);
+  std::ofstream(dir.sub("inbox/bad.jsonl")) << task_text(20, 3, true) << "{\"text\": 5}\n";
+  std::ofstream(dir.sub("inbox/.c.txt")) << task_text(10, 4, false);
+  std::ofstream(dir.sub("inbox/d.tmp")) << task_text(10, 5, false);
+  std::vector<std::int32_t> ids(300);
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int32_t>((i * 11) % 31);
+  write_token_shard(dir.sub("inbox/c.bin"), ids, 31);
+  return task_tokens(60, 1) + task_tokens(50, 2) + static_cast<std::int64_t>(ids.size());
+}
+
+TEST(ContinualWatch, LearnsEveryCompleteFileOnceSkipsMalformedAndEndsWhenTheDataRunsOut) {
+  TempDir dir;
+  const std::int64_t N = fill_inbox(dir);
+  const RunConfig c = watch_config(dir, "run");
+  const std::int64_t T = c.model.seq_len, per_step = 6;  // 8 rows, round(8 x 0.25) = 2 replayed
+  const TrainReport r = run(c);
+  const std::int64_t windows = (N - 1) / T;
+  // Whole steps of 6 windows, then the step that takes the rest and ends
+  // the phase (whose boundary is stamped at its last global step, 54).
+  const auto lines = metrics_of(r);
+  const auto phase_steps = std::count_if(lines.begin(), lines.end(),
+                                         [](const nlohmann::json& l) { return l.contains("watch_new_windows"); });
+  EXPECT_EQ(phase_steps, windows / per_step + 1);
+  EXPECT_EQ(r.steps, kPretrainSteps + c.phases[1].steps);
+  const nlohmann::json& last = lines.back();
+  EXPECT_EQ(last["watch_files"].get<std::int64_t>(), 3);
+  EXPECT_EQ(last["watch_skipped"].get<std::int64_t>(), 1);
+  EXPECT_EQ(last["watch_tokens_learned"].get<std::int64_t>(), windows * T);
+  EXPECT_EQ(last["watch_tokens_pending"].get<std::int64_t>(), N - windows * T);
+  EXPECT_EQ(last["watch_new_windows"].get<std::int64_t>(), windows % per_step);
+
+  // The ledger of the boundary checkpoint: every file by name and hash, in name order.
+  const CheckpointState rows = read_checkpoint_rows(checkpoint_of(c, r.steps), 0);
+  const auto ledger = nlohmann::json::parse(rows.extra_attrs.at("continual_watch_ledger"));
+  ASSERT_EQ(ledger.size(), 4u);
+  const std::vector<std::string> names = {"a.txt", "b.jsonl", "bad.jsonl", "c.bin"};
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(ledger[i]["name"], names[i]);
+    std::ifstream in(dir.sub("inbox/" + names[i]), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(ledger[i]["hash"], fmt::format("{:016x}", fnv1a64(bytes))) << names[i];
+    EXPECT_EQ(ledger[i]["error"].get<std::string>().empty(), names[i] != "bad.jsonl") << ledger[i].dump();
+  }
+  EXPECT_EQ(ledger[0]["tokens"].get<std::int64_t>(), task_tokens(60, 1));
+  EXPECT_EQ(ledger[2]["tokens"].get<std::int64_t>(), 0);  // never half-learned
+  EXPECT_NE(ledger[2]["error"].get<std::string>().find("bad.jsonl:21"), std::string::npos) << ledger[2].dump();
+  // Published for pouch serve at the phase's (early) end.
+  EXPECT_EQ(read_latest_serving_version(serving_dir(c.train.run_dir))->version, kPretrainSteps + phase_steps);
+}
+
+TEST(ContinualWatch, ResumeInsideThePhaseIsBitwiseAndLearnsNoFileTwice) {
+  TempDir dir;
+  fill_inbox(dir);
+  const RunConfig c = watch_config(dir, "run");
+  const TrainReport full = run(c);
+  RunConfig resumed = c;
+  resumed.train.run_dir = dir.sub("resumed");
+  TrainStart start;
+  start.resume = checkpoint_of(c, kPretrainSteps + 2);
+  const TrainReport r = run(resumed, start);
+  EXPECT_EQ(r.steps, full.steps);
+  const auto a = weights_of(full.weights_path), b = weights_of(r.weights_path);
+  for (const auto& [name, t] : a) EXPECT_TRUE(bitwise_equal(t, b.at(name))) << name;
+  EXPECT_EQ(metrics_of(r).back()["watch_tokens_learned"], metrics_of(full).back()["watch_tokens_learned"]);
+}
+
+TEST(ContinualWatch, WaitsForFilesRenamedInWhileItRuns) {
+  TempDir dir;
+  fs::create_directories(dir.sub("inbox"));
+  RunConfig c = watch_config(dir, "run");
+  c.phases[1].continual.idle_timeout_s = 3.0;
+  c.phases[1].continual.watch_poll_s = 0.05;
+  // Once pre-training's boundary checkpoint exists, a writer puts the file
+  // under a hidden name and renames it in.
+  std::thread writer([&] {
+    const std::string boundary = checkpoint_of(c, kPretrainSteps);
+    for (int i = 0; i < 6000 && !fs::exists(boundary); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::ofstream(dir.sub("inbox/.late.txt")) << task_text(80, 6, false);
+    fs::rename(dir.sub("inbox/.late.txt"), dir.sub("inbox/late.txt"));
+  });
+  const TrainReport r = run(c);
+  writer.join();
+  const auto lines = metrics_of(r);
+  EXPECT_EQ(lines.back()["watch_files"].get<std::int64_t>(), 1);
+  EXPECT_EQ(lines.back()["watch_tokens_learned"].get<std::int64_t>(), (task_tokens(80, 6) - 1) / 64 * 64);
+  // The phase's first step waited for the file.
+  const auto first =
+      std::find_if(lines.begin(), lines.end(), [](const nlohmann::json& l) { return l.contains("watch_wait_s"); });
+  ASSERT_NE(first, lines.end());
+  EXPECT_GT((*first)["watch_wait_s"].get<double>(), 0.1);
+  EXPECT_EQ((*first)["watch_new_windows"].get<std::int64_t>(), 6);
 }
 
 }  // namespace
