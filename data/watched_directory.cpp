@@ -26,9 +26,10 @@ bool never_data(const std::string& name) {
 WatchProtocol parse_watch_protocol(const std::string& text, const std::string& key) {
   if (text == "rename") return WatchProtocol::Rename;
   if (text == "done") return WatchProtocol::Done;
-  fail("{} = {}: must be rename (files are renamed into the directory when complete) or done (a NAME.done "
-       "marker says NAME is complete)",
-       key, text);
+  fail(
+      "{} = {}: must be rename (files are renamed into the directory when complete) or done (a NAME.done "
+      "marker says NAME is complete)",
+      key, text);
 }
 
 std::vector<std::string> list_complete_files(const std::string& dir, WatchProtocol protocol,

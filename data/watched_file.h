@@ -20,12 +20,12 @@
 namespace pouch {
 
 struct WatchedFile {
-  std::string name;         // within the watched directory
-  std::uint64_t hash = 0;   // FNV-1a 64 of the file's bytes (data/stable_hash.h)
+  std::string name;        // within the watched directory
+  std::uint64_t hash = 0;  // FNV-1a 64 of the file's bytes (data/stable_hash.h)
   std::int64_t bytes = 0;
-  std::int64_t documents = 0;          // text: documents; shard: 1
-  std::vector<std::int32_t> tokens;    // empty when `error` is set
-  std::string error;                   // why the file is skipped; empty = usable
+  std::int64_t documents = 0;        // text: documents; shard: 1
+  std::vector<std::int32_t> tokens;  // empty when `error` is set
+  std::string error;                 // why the file is skipped; empty = usable
 };
 
 // Never throws for the file's content: a malformed file, a token outside

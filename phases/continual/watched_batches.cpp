@@ -26,7 +26,7 @@ WatchStepPlan WatchedBatches::plan_step(const TrainRanks& ranks, Backend& be) {
   const std::int64_t wanted = cfg_.grad_accum * new_rows_;
   const auto start = std::chrono::steady_clock::now();
   for (;;) {
-    WatchPoll poll = stream_.poll(ranks, be);
+    WatchPoll poll = stream_.poll(ranks, be, wanted);
     plan.added.insert(plan.added.end(), poll.added.begin(), poll.added.end());
     // idle_s is rank 0's, broadcast: every rank takes the same branch.
     const bool timed_out = cfg_.idle_timeout_s > 0 && poll.idle_s >= cfg_.idle_timeout_s;
@@ -67,8 +67,8 @@ void WatchedBatches::fill(const WatchStepPlan& plan, std::int64_t step, std::int
   }
 }
 
-void WatchedBatches::fill_fisher(std::int64_t batch, std::int64_t first_row, std::int64_t count,
-                                 std::int32_t* inputs, std::int32_t* targets) const {
+void WatchedBatches::fill_fisher(std::int64_t batch, std::int64_t first_row, std::int64_t count, std::int32_t* inputs,
+                                 std::int32_t* targets) const {
   const std::int64_t T = stream_.seq_len();
   for (std::int64_t i = 0; i < count; ++i)
     replay_.sequence(kFisherOffset + batch * cfg_.batch_size + first_row + i, inputs + i * T, targets + i * T);

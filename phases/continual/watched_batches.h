@@ -6,10 +6,12 @@
 // for new data, the rest replayed from the run's training data. A step of A
 // micro-batches wants A·n_new new windows; plan_step() finds how many it gets:
 //   on_idle = wait    poll every watch_poll_s until A·n_new windows are ready;
-//                     when idle_timeout_s passes without a new file, the step
-//                     takes what is ready and is the phase's last
+//                     once the stream has been idle (short of a step's
+//                     windows, no new file since it went short) for
+//                     idle_timeout_s, the step takes what is ready and is the
+//                     phase's last
 //   on_idle = replay  poll once and take what is ready (down to none); the
-//                     phase ends once idle_timeout_s passes without a new file
+//                     phase ends once it has been idle for idle_timeout_s
 //                     (0 = never, it runs its steps)
 // The step's k new windows fill the new rows in order: micro-batch m takes
 // windows m·n_new .. of the k; new rows beyond the k, and the replay rows,
@@ -32,16 +34,16 @@ struct WatchBatchConfig {
   std::int64_t batch_size = 16;  // B
   std::int64_t grad_accum = 1;   // A
   double replay_ratio = 0.25;
-  bool wait_when_idle = true;    // on_idle = wait (else replay)
+  bool wait_when_idle = true;  // on_idle = wait (else replay)
   double idle_timeout_s = 60.0;
   double poll_s = 1.0;
 };
 
 struct WatchStepPlan {
-  std::int64_t new_windows = 0;          // taken off the stream by this step
-  bool ends_phase = false;               // idle_timeout_s passed: this is the phase's last step
-  double waited_s = 0.0;                 // spent waiting for data
-  std::vector<WatchLedgerEntry> added;   // files found while planning
+  std::int64_t new_windows = 0;         // taken off the stream by this step
+  bool ends_phase = false;              // idle_timeout_s passed: this is the phase's last step
+  double waited_s = 0.0;                // spent waiting for data
+  std::vector<WatchLedgerEntry> added;  // files found while planning
 };
 
 class WatchedBatches {

@@ -17,14 +17,12 @@ constexpr const char* kLedgerAttr = "continual_watch_ledger";
 constexpr const char* kPendingKey = "continual_watch_pending";
 constexpr const char* kCountsKey = "continual_watch_counts";
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 nlohmann::json to_json(const WatchLedgerEntry& e) {
-  return {{"name", e.name},           {"hash", fmt::format("{:016x}", e.hash)},
-          {"bytes", e.bytes},         {"documents", e.documents},
-          {"tokens", e.tokens},       {"error", e.error}};
+  return {{"name", e.name},     {"hash", fmt::format("{:016x}", e.hash)},
+          {"bytes", e.bytes},   {"documents", e.documents},
+          {"tokens", e.tokens}, {"error", e.error}};
 }
 
 WatchLedgerEntry from_json(const nlohmann::json& j) {
@@ -45,16 +43,11 @@ std::string describe(const WatchLedgerEntry& e) {
   return fmt::format("{} ({} documents, {} tokens)", e.name, e.documents, e.tokens);
 }
 
-WatchedStream::WatchedStream(std::string dir, WatchProtocol protocol, std::int64_t seq_len,
-                             const Tokenizer& tokenizer, std::int64_t vocab_size)
-    : dir_(std::move(dir)),
-      protocol_(protocol),
-      seq_len_(seq_len),
-      tokenizer_(tokenizer),
-      vocab_size_(vocab_size),
-      last_arrival_(now_s()) {}
+WatchedStream::WatchedStream(std::string dir, WatchProtocol protocol, std::int64_t seq_len, const Tokenizer& tokenizer,
+                             std::int64_t vocab_size)
+    : dir_(std::move(dir)), protocol_(protocol), seq_len_(seq_len), tokenizer_(tokenizer), vocab_size_(vocab_size) {}
 
-WatchPoll WatchedStream::poll(const TrainRanks& ranks, Backend& be) {
+WatchPoll WatchedStream::poll(const TrainRanks& ranks, Backend& be, std::int64_t windows_wanted) {
   // Rank 0's findings as one JSON message {entries, idle_s, error} and one
   // token array, so every rank appends exactly what rank 0 read.
   nlohmann::json message = {{"entries", nlohmann::json::array()}, {"idle_s", 0.0}, {"error", ""}};
@@ -63,16 +56,20 @@ WatchPoll WatchedStream::poll(const TrainRanks& ranks, Backend& be) {
     try {
       for (const std::string& name : list_complete_files(dir_, protocol_, known_)) {
         WatchedFile f = read_watched_file(dir_, name, tokenizer_, vocab_size_);
-        WatchLedgerEntry e{f.name, f.hash, f.bytes, f.documents, static_cast<std::int64_t>(f.tokens.size()),
-                           f.error};
+        WatchLedgerEntry e{f.name, f.hash, f.bytes, f.documents, static_cast<std::int64_t>(f.tokens.size()), f.error};
         message["entries"].push_back(to_json(e));
         tokens.insert(tokens.end(), f.tokens.begin(), f.tokens.end());
       }
     } catch (const Error& e) {
       message["error"] = e.what();
     }
-    if (!tokens.empty()) last_arrival_ = now_s();
-    message["idle_s"] = now_s() - last_arrival_;
+    // Idle: short of data, and nothing new since it went short.
+    const std::int64_t ready = windows_ready_with(static_cast<std::int64_t>(tokens.size()));
+    if (ready >= windows_wanted || !tokens.empty())
+      idle_since_ = ready >= windows_wanted ? -1.0 : now_s();
+    else if (idle_since_ < 0)
+      idle_since_ = now_s();
+    message["idle_s"] = idle_since_ < 0 ? 0.0 : now_s() - idle_since_;
   }
   message = nlohmann::json::parse(broadcast_from_rank0(ranks, be, message.dump()));
   tokens = broadcast_from_rank0(ranks, be, tokens);
@@ -89,8 +86,7 @@ WatchPoll WatchedStream::poll(const TrainRanks& ranks, Backend& be) {
     out.added.push_back(e);
     append(std::move(e), mine);
   }
-  POUCH_CHECK(offset == tokens.size(), "watch poll: {} tokens broadcast, the entries list {}", tokens.size(),
-              offset);
+  POUCH_CHECK(offset == tokens.size(), "watch poll: {} tokens broadcast, the entries list {}", tokens.size(), offset);
   return out;
 }
 
@@ -101,8 +97,10 @@ void WatchedStream::append(WatchLedgerEntry entry, const std::vector<std::int32_
   ledger_.push_back(std::move(entry));
 }
 
-std::int64_t WatchedStream::windows_ready() const {
-  const auto n = static_cast<std::int64_t>(pending_.size());
+std::int64_t WatchedStream::windows_ready() const { return windows_ready_with(0); }
+
+std::int64_t WatchedStream::windows_ready_with(std::int64_t more_tokens) const {
+  const std::int64_t n = static_cast<std::int64_t>(pending_.size()) + more_tokens;
   return n > seq_len_ ? (n - 1) / seq_len_ : 0;
 }
 
@@ -114,8 +112,7 @@ void WatchedStream::window(std::int64_t k, std::int32_t* inputs, std::int32_t* t
 }
 
 void WatchedStream::consume(std::int64_t windows) {
-  POUCH_CHECK(windows >= 0 && windows <= windows_ready(), "consume {} of {} windows ready", windows,
-              windows_ready());
+  POUCH_CHECK(windows >= 0 && windows <= windows_ready(), "consume {} of {} windows ready", windows, windows_ready());
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(windows * seq_len_));
   windows_consumed_ += windows;
 }
@@ -166,7 +163,7 @@ void WatchedStream::restore(const CheckpointState& rows, const std::string& file
   }
   windows_consumed_ = counts->second[0];
   tokens_received_ = counts->second[1];
-  last_arrival_ = now_s();
+  idle_since_ = -1.0;
 }
 
 }  // namespace pouch

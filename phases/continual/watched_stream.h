@@ -51,7 +51,9 @@ struct WatchLedgerEntry {
 // What one poll found.
 struct WatchPoll {
   std::vector<WatchLedgerEntry> added;  // new ledger entries, in order
-  double idle_s = 0.0;                  // rank 0's seconds since a file was last learned (or since the start)
+  // Rank 0's seconds for which the stream has been short (fewer windows
+  // ready than the poll wants) with no new file arriving; 0 when not short.
+  double idle_s = 0.0;
 };
 
 class WatchedStream {
@@ -60,9 +62,10 @@ class WatchedStream {
   WatchedStream(std::string dir, WatchProtocol protocol, std::int64_t seq_len, const Tokenizer& tokenizer,
                 std::int64_t vocab_size);
 
-  // Collective over the world (see above). A directory that cannot be listed
-  // is an error on every rank.
-  WatchPoll poll(const TrainRanks& ranks, Backend& be);
+  // Collective over the world (see above); `windows_wanted`: what the caller
+  // needs now (for WatchPoll::idle_s). A directory that cannot be listed is
+  // an error on every rank.
+  WatchPoll poll(const TrainRanks& ranks, Backend& be, std::int64_t windows_wanted);
 
   std::int64_t seq_len() const { return seq_len_; }
   // Whole windows pending.
@@ -84,6 +87,7 @@ class WatchedStream {
 
  private:
   void append(WatchLedgerEntry entry, const std::vector<std::int32_t>& tokens);
+  std::int64_t windows_ready_with(std::int64_t more_tokens) const;
 
   std::string dir_;
   WatchProtocol protocol_;
@@ -95,7 +99,7 @@ class WatchedStream {
   std::vector<std::int32_t> pending_;
   std::int64_t windows_consumed_ = 0;
   std::int64_t tokens_received_ = 0;
-  double last_arrival_ = 0.0;  // rank 0's steady clock, seconds
+  double idle_since_ = -1.0;  // rank 0's steady clock (s) when the stream went short; < 0: not short
 };
 
 // "a.jsonl (12 documents, 3,456 tokens)" or "bad.jsonl skipped: <why>".

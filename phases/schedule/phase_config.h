@@ -96,7 +96,7 @@ struct ContinualPhaseConfig {
   std::string watch_dir;
   std::string watch_protocol = "rename";  // rename | done (data/watched_directory.h)
   std::string on_idle = "wait";           // wait | replay: when fewer new windows are ready than a step takes
-  double idle_timeout_s = 60.0;           // without a new file for this long, the phase ends (replay: 0 = never)
+  double idle_timeout_s = 60.0;           // idle (short of data, no new file) this long: the phase ends
   double watch_poll_s = 1.0;              // on_idle = wait: seconds between listings
 };
 

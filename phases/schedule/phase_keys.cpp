@@ -117,8 +117,8 @@ const std::vector<PhaseKeySpec>& phase_key_specs() {
        "wait (for a step's worth of new data, up to idle_timeout_s) or replay (train on what is there, "
        "replayed data filling the rest)"},
       {"idle_timeout_s", kContinualKeys, POUCH_PHASE_FIELD(continual.idle_timeout_s),
-       "seconds without a new file after which the phase ends; wait: 0 = end once the data runs out, "
-       "replay: 0 = never"},
+       "seconds idle (short of a step's new data, no new file since) after which the phase ends; wait: 0 = "
+       "end once the data runs out, replay: 0 = never"},
       {"watch_poll_s", kContinualKeys, POUCH_PHASE_FIELD(continual.watch_poll_s),
        "on_idle = wait: seconds between listings of watch_dir"},
   };

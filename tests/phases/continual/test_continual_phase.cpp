@@ -22,11 +22,13 @@
 #include "checkpoint/serving_versions.h"
 #include "checkpoint/training_checkpoint.h"
 #include "checkpoint/weights_file.h"
+#include "data/char_tokenizer.h"
 #include "data/stable_hash.h"
 #include "data/token_shard.h"
 #include "phases/continual/continual_batches.h"
 #include "phases/continual/continual_summary.h"
 #include "phases/continual/ewc_penalty.h"
+#include "phases/continual/watched_stream.h"
 #include "phases/schedule/run_state.h"
 #include "phases/schedule/schedule_runner.h"
 #include "runtime/backend.h"
@@ -550,6 +552,36 @@ TEST(ContinualWatch, WaitsForFilesRenamedInWhileItRuns) {
   ASSERT_NE(first, lines.end());
   EXPECT_GT((*first)["watch_wait_s"].get<double>(), 0.1);
   EXPECT_EQ((*first)["watch_new_windows"].get<std::int64_t>(), 6);
+}
+
+// The idle clock (idle_timeout_s) runs only while the stream is short of what
+// a step wants and no file has arrived since: a phase busy learning a big
+// file is never idle.
+TEST(WatchedStream, IdleCountsOnlyWhileShortOfDataSinceTheLastFile) {
+  TempDir dir;
+  fs::create_directories(dir.sub("inbox"));
+  std::ofstream(dir.sub("inbox/a.txt")) << task_text(40, 1, false);  // 16-token windows: > 10 of them
+  const CharTokenizer tok = CharTokenizer::reasoning();
+  WatchedStream stream(dir.sub("inbox"), WatchProtocol::Rename, 16, tok, tok.vocab_size());
+  TrainRanks ranks;
+  auto be = make_backend(Device::CPU);
+  const auto pause = [] { std::this_thread::sleep_for(std::chrono::milliseconds(120)); };
+  WatchPoll p = stream.poll(ranks, *be, 2);
+  ASSERT_EQ(p.added.size(), 1u);
+  EXPECT_EQ(p.idle_s, 0.0);
+  pause();
+  EXPECT_EQ(stream.poll(ranks, *be, 2).idle_s, 0.0);  // enough data: not idle however long it takes
+  stream.consume(stream.windows_ready() - 1);
+  EXPECT_LT(stream.poll(ranks, *be, 2).idle_s, 0.1);  // short from now on
+  pause();
+  EXPECT_GE(stream.poll(ranks, *be, 2).idle_s, 0.1);
+  std::ofstream(dir.sub("inbox/.b.txt")) << task_text(2, 2, false);  // a file too small to end the shortage
+  fs::rename(dir.sub("inbox/.b.txt"), dir.sub("inbox/b.txt"));
+  p = stream.poll(ranks, *be, 2);
+  ASSERT_EQ(p.added.size(), 1u);
+  EXPECT_LT(p.idle_s, 0.1);  // a new file restarts the clock
+  EXPECT_EQ(stream.ledger().size(), 2u);
+  EXPECT_TRUE(stream.poll(ranks, *be, 2).added.empty());  // each file once
 }
 
 }  // namespace
