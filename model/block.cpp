@@ -1,7 +1,5 @@
 #include "model/block.h"
 
-#include <cstring>
-
 namespace pouch {
 
 namespace {
@@ -84,16 +82,14 @@ void Block::decode(Backend& be, const Tensor& x, std::span<const std::int64_t> p
               "decode batch {} with {} positions and {} caches", B, positions.size(), kv.size());
   ln1_.forward(be, s.ln, Tensor(), Tensor(), x);
   attn_.qkv().forward(be, s.qkv, s.ln);
-  // Split the fused projection: q to its own buffer, k and v into each row's
-  // cache at its position. Host copies: the CUDA backend will need a device
-  // copy here.
+  // Split the fused projection qkv [B, 3C]: q (columns [0, C)) to its own
+  // buffer [B, C], k and v into each row's cache at its position.
+  be.copy_2d(s.q, C, s.qkv, 3 * C, B, C);
   for (std::int64_t b = 0; b < B; ++b) {
     const std::int64_t pos = positions[b], Tmax = kv[b].k.dim(1);
     POUCH_CHECK(pos >= 0 && pos < Tmax, "decode position {} beyond the cache length {}", pos, Tmax);
-    const float* row = s.qkv.f32() + b * 3 * C;
-    std::memcpy(s.q.f32() + b * C, row, sizeof(float) * static_cast<std::size_t>(C));
-    std::memcpy(kv[b].k.f32() + pos * C, row + C, sizeof(float) * static_cast<std::size_t>(C));
-    std::memcpy(kv[b].v.f32() + pos * C, row + 2 * C, sizeof(float) * static_cast<std::size_t>(C));
+    be.copy(kv[b].k.view(pos * C, {C}), s.qkv.view(b * 3 * C + C, {C}));
+    be.copy(kv[b].v.view(pos * C, {C}), s.qkv.view(b * 3 * C + 2 * C, {C}));
     be.attention_decode(s.att.view(b * C, {1, C}), s.q.view(b * C, {1, C}), kv[b].k, kv[b].v, pos + 1,
                         attn_.local_heads());
   }

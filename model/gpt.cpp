@@ -32,13 +32,22 @@ Tensor full_tensor(Backend& be, const TensorParallelGroup& tp, const Parameter& 
   return full;
 }
 
-// Shards summed over the group (a collective), replicated parameters counted once.
+// Shards summed over the group (a collective), replicated parameters counted
+// once. One segmented reduction on the backend (slot 0 sharded, slot 1
+// replicated; each parameter's sum added in store order, the bits of a
+// per-parameter loop), one read back to the host.
 double store_grad_norm(Backend& be, const TensorParallelGroup& tp, const ParameterStore& store) {
-  double sharded = 0.0, replicated = 0.0;
-  for (const auto& p : store) (p.shard.sharded() ? sharded : replicated) += be.sum_squares(p.grad);
+  std::vector<SquareSumSegment> segments;
+  segments.reserve(store.size());
+  for (const auto& p : store) segments.push_back({p.offset, p.grad.numel(), p.shard.sharded() ? 0 : 1});
+  const Tensor sums = be.empty({2}, DType::F64);
+  be.sum_squares_segments(store.grads(), segments, sums);
+  Tensor host = Tensor::empty({2}, DType::F64);  // the all-reduce below is the host communicator's
+  be.copy(host, sums);
+  double sharded = host.data<double>()[0];
+  const double replicated = host.data<double>()[1];
   if (tp.size() > 1) {
-    Tensor t = be.empty({1}, DType::F64);
-    t.data<double>()[0] = sharded;
+    Tensor t = host.view(0, {1});
     tp.all_reduce_sum(t);
     sharded = t.data<double>()[0];
   }
@@ -157,7 +166,7 @@ void GPT::run_trunk(const Tensor& tokens) {
   check_tokens(tokens);
   const std::int64_t B = tokens.dim(0), T = tokens.dim(1), N = B * T;
   ensure_buffers(B, T);
-  tokens_.copy_from(tokens.reshape({N}));
+  be_.copy(tokens_, tokens.reshape({N}));
   std::int32_t* pos = positions_.i32();
   for (std::int64_t b = 0; b < B; ++b)
     for (std::int64_t t = 0; t < T; ++t) pos[b * T + t] = static_cast<std::int32_t>(t);
@@ -219,7 +228,7 @@ void GPT::add_final_hidden_grad(const Tensor& g) {
   if (hidden_grad_pending_)
     be_.add(hidden_grad_, hidden_grad_, g3);
   else
-    hidden_grad_.copy_from(g3);
+    be_.copy(hidden_grad_, g3);
   hidden_grad_pending_ = true;
   backward_ready_ = true;
 }
@@ -260,10 +269,10 @@ void GPT::backward() {
   if (head_grad_)
     wte_->logits_backward(be_, d_lnf_.reshape({N, C}), logits_.reshape({N, local_vocab()}), lnf_out_.reshape({N, C}));
   else
-    d_lnf_.zero_();
+    be_.fill(d_lnf_, 0.0f);
   // After the LM head's all-reduce: d_lnf is full on every rank, as is the head's gradient.
   if (hidden_grad_pending_) be_.add(d_lnf_, d_lnf_, hidden_grad_);
-  d_res_.zero_();
+  be_.fill(d_res_, 0.0f);
   lnf_->backward(be_, d_res_, d_lnf_, residual_.back(), lnf_mean_, lnf_rstd_);
   notify_ready(lnf_->weight());
   notify_ready(lnf_->bias());
@@ -357,7 +366,7 @@ void GPT::decode_rows(const Tensor& tokens, std::span<const std::int64_t> positi
   ensure_shape(be_, decode_local_logits_, {B, Vl});
   ensure_shape(be_, decode_gathered_, {tp_.size() * B * Vl});
   wte_->logits(be_, decode_local_logits_, decode_lnf_);
-  wte_->gather_logits(logits.reshape({B, V}), decode_local_logits_, decode_gathered_);
+  wte_->gather_logits(be_, logits.reshape({B, V}), decode_local_logits_, decode_gathered_);
 }
 
 double GPT::train_flops_per_token(std::int64_t T) const {
@@ -396,7 +405,7 @@ void GPT::enable_lora(const LoraConfig& cfg) {
     if (want[3]) add(LoraTarget::MlpProj, ".mlp.proj", Kind::Row, 4 * C, C, 1);
   }
   lora_params_->allocate(be_);
-  for (const auto& slot : lora_slots_) slot.adapter->init_weights(cfg.seed);
+  for (const auto& slot : lora_slots_) slot.adapter->init_weights(be_, cfg.seed);
   lora_cfg_ = cfg;
   attach_lora(true);
 }
@@ -441,7 +450,7 @@ std::vector<std::pair<std::string, Tensor>> GPT::merged_named_values() const {
     const Tensor A = full_tensor(be_, tp_, *a.a()), B = full_tensor(be_, tp_, *a.b());  // [r, in], [out, r]
     for (auto& [name, value] : named) {
       if (name != a.name() + ".weight") continue;
-      Tensor merged = value.clone();  // a replicated value is the live parameter: never write into it
+      Tensor merged = be_.clone(value);  // a replicated value is the live parameter: never write into it
       be_.matmul(merged, B, A, false, false, a.scale(), 1.0f);  // W' = W + s B A
       value = merged;
     }

@@ -50,7 +50,7 @@ class LoraAdapter {
 
   // The full tensors' initial values: A uniform (see above), B zero; each
   // rank keeps its shard, so the result does not depend on tp.
-  void init_weights(std::uint64_t seed) const;
+  void init_weights(Backend& be, std::uint64_t seed) const;
 
   // Column: out_r [N, out/tp] += s (x A^T) B_r^T, x [N, in].
   // Row:    out [N, out] (the partial sum, before the all-reduce) += s (x_r A_r^T) B^T.

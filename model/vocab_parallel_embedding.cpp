@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 namespace pouch {
 
@@ -37,18 +36,20 @@ void VocabParallelEmbedding::logits_backward(Backend& be, const Tensor& dx, cons
   tp_.all_reduce_sum(dx);
 }
 
-void VocabParallelEmbedding::gather_logits(const Tensor& full, const Tensor& local, const Tensor& gathered) const {
+void VocabParallelEmbedding::gather_logits(Backend& be, const Tensor& full, const Tensor& local,
+                                           const Tensor& gathered) const {
   const std::int64_t B = local.dim(0), Vl = local_vocab();
   if (tp_.size() == 1) {
-    full.copy_from(local);
+    be.copy(full, local);
     return;
   }
   tp_.communicator()->all_gather(gathered, local.reshape({B * Vl}));
+  // Rank r's block [B, Vl] holds columns [r Vl, r Vl + n) of full [B, V]
+  // (n < Vl only for the last rank's padding).
   for (int r = 0; r < tp_.size(); ++r) {
     const std::int64_t start = r * Vl, n = std::clamp<std::int64_t>(vocab_ - start, 0, Vl);
-    for (std::int64_t b = 0; b < B; ++b)
-      std::memcpy(full.f32() + b * vocab_ + start, gathered.f32() + (r * B + b) * Vl,
-                  static_cast<std::size_t>(n) * sizeof(float));
+    if (n == 0) continue;
+    be.copy_2d(full.view(start, {full.numel() - start}), vocab_, gathered.view(r * B * Vl, {B * Vl}), Vl, B, n);
   }
 }
 

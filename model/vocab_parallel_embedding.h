@@ -44,7 +44,7 @@ class VocabParallelEmbedding {
   void logits_backward(Backend& be, const Tensor& dx, const Tensor& dlogits, const Tensor& x) const;
   // Full logits [B, V] from each rank's [B, Vl] (a gather; for decoding).
   // `gathered` is scratch of tp * B * Vl floats.
-  void gather_logits(const Tensor& full, const Tensor& local, const Tensor& gathered) const;
+  void gather_logits(Backend& be, const Tensor& full, const Tensor& local, const Tensor& gathered) const;
 
   // losses [N] and (when dlogits is defined, may alias logits) dlogits
   // [N, Vl] scaled by grad_scale; targets < 0 ignored. row_max [N] and

@@ -12,18 +12,37 @@
 //  - An undefined Tensor (Tensor()) as an optional output means "skip it".
 //  - Integer ids are int32.
 //
+// Streams: a backend has one compute stream. Every op below is enqueued on it
+// in call order and, unless its comment says otherwise, does not block the
+// host: on a device, a call returns once the work is queued, and the host may
+// read the results only after an event or synchronize() says they are done.
+// The CPU backend runs each call to completion before returning, so its
+// events are complete at creation and its waits return at once; it still
+// counts host syncs, so a sync budget can be checked on the CPU too.
+//
 // Threads: one thread per instance. A Backend is called by one thread at a
 // time: each kernel runs an OpenMP team of the process's compute threads
 // (runtime/threads.h), which two callers at once would oversubscribe, and
 // decorators keep unguarded state (ProfilingBackend's timings). Threads that
 // are not the training thread (the background checkpoint writer) never call
 // one: they work on copies of tensors taken by the training thread.
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "runtime/device_event.h"
 #include "runtime/tensor.h"
 
 namespace pouch {
+
+// A slice [offset, offset + numel) of a flat buffer whose sum of squares
+// goes to out[slot] (Backend::sum_squares_segments).
+struct SquareSumSegment {
+  std::int64_t offset = 0;
+  std::int64_t numel = 0;
+  int slot = 0;
+};
 
 struct AdamWParams {
   float lr = 3e-4f;
@@ -42,8 +61,49 @@ class Backend {
   virtual std::string name() const = 0;
 
   // ---- memory ----
+  // Tensors on this backend's device. zeros() is ordered on the compute stream.
   virtual Tensor empty(Shape shape, DType dtype = DType::F32) = 0;
   virtual Tensor zeros(Shape shape, DType dtype = DType::F32) = 0;
+  // A host tensor (Device::CPU) that copies to and from this device can use
+  // without staging: page-locked on CUDA, plain host memory on the CPU.
+  virtual Tensor empty_host(Shape shape, DType dtype = DType::F32) = 0;
+  // Every element of t = value, on the compute stream. F32 and F64 take the
+  // value as is, I32 takes it exactly (it must be an integer); the other
+  // dtypes accept only +0 (all bits zero, +0 in every float format).
+  virtual void fill(const Tensor& t, float value) = 0;
+  // dst = src, on the compute stream: same numel and dtype, any pair of this
+  // backend's device and the host, not overlapping unless they are the same
+  // memory (then it does nothing). A copy to pageable host memory (not from
+  // empty_host) blocks the host until it is done and counts as a host sync.
+  virtual void copy(const Tensor& dst, const Tensor& src) = 0;
+  // Strided rows, on the compute stream: for r < rows, the row_elems elements
+  // at src[r * src_row_stride] go to dst[r * dst_row_stride] (strides in
+  // elements, each >= row_elems; dst and src same dtype, not overlapping).
+  // Devices and host syncs as copy().
+  virtual void copy_2d(const Tensor& dst, std::int64_t dst_row_stride, const Tensor& src, std::int64_t src_row_stride,
+                       std::int64_t rows, std::int64_t row_elems) = 0;
+  // A new tensor on this backend's device with t's shape, dtype and values,
+  // copied on the compute stream. t may be on the host or on this device.
+  virtual Tensor clone(const Tensor& t) = 0;
+
+  // ---- ordering ----
+  // An event at the current end of the compute stream. Never blocks the host.
+  virtual std::shared_ptr<DeviceEvent> record_event() = 0;
+  // Work enqueued after this call runs after `event` completes. The host
+  // does not block. `event` may come from another stream of this backend.
+  virtual void wait_event(const DeviceEvent& event) = 0;
+  // Blocks the host until all enqueued work is done: one host sync.
+  virtual void synchronize() = 0;
+  // Seconds between two completed events of this backend (end after start).
+  // Does not block the host; an event that has not completed is a bug.
+  virtual double elapsed_s(const DeviceEvent& start, const DeviceEvent& end) = 0;
+  // How many times this backend has blocked the host on device work so far:
+  // synchronize(), DeviceEvent::synchronize() on its events, and copies into
+  // pageable host memory. Never decreases.
+  virtual std::int64_t host_syncs() const = 0;
+  // The compute stream as an opaque handle (cudaStream_t on CUDA), for code
+  // that launches on it directly; null on the CPU.
+  virtual void* stream_handle() const = 0;
 
   // ---- dense algebra ----
   // out[M,N] = alpha * op(a) * op(b) + beta * out, op = transpose if flagged.
@@ -132,6 +192,13 @@ class Backend {
                             const AdamWParams& hp) = 0;
   // sum of x^2 over all elements, accumulated in double.
   virtual double sum_squares(const Tensor& x) = 0;
+  // out[s] "=" the sum over the segments with slot s, in list order, of each
+  // segment's sum of squares of flat [F32] (each summed exactly as
+  // sum_squares sums a tensor of its own); out is F64 on this device, slots
+  // without a segment get 0. One call for all of a model's parameters, and
+  // the result stays on the device: the host reads it with one copy.
+  virtual void sum_squares_segments(const Tensor& flat, const std::vector<SquareSumSegment>& segments,
+                                    const Tensor& out) = 0;
 };
 
 // The backend for a device. The only place with #ifdef POUCH_CUDA.

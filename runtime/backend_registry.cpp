@@ -16,6 +16,8 @@ std::unique_ptr<Backend> make_backend(Device device) {
       throw Error(
           "this pouch was built without the CUDA backend; rebuild on a machine with the CUDA toolkit (nvcc) and "
           "-DPOUCH_CUDA=ON, or run on the CPU");
+    case Device::Sim:
+      throw Error("this pouch has no simulated-device backend yet; run on the CPU");
   }
   throw Error("make_backend: unknown device");
 }

@@ -49,6 +49,17 @@ constexpr std::string_view dtype_name(DType t) {
   return "?";
 }
 
+// Storage types of the 16-bit floats: the bits only, no arithmetic, so that
+// dtype_of<bf16>() and Tensor::data<bf16>() name the format (a plain
+// uint16_t is DType::U16). Conversions live in runtime/precision.h.
+struct bf16 {
+  std::uint16_t bits;
+};
+struct f16 {
+  std::uint16_t bits;
+};
+static_assert(sizeof(bf16) == 2 && sizeof(f16) == 2);
+
 template <typename T>
 constexpr DType dtype_of();
 template <>
@@ -71,7 +82,31 @@ template <>
 constexpr DType dtype_of<double>() {
   return DType::F64;
 }
+template <>
+constexpr DType dtype_of<bf16>() {
+  return DType::BF16;
+}
+template <>
+constexpr DType dtype_of<f16>() {
+  return DType::F16;
+}
 
-enum class Device : std::uint8_t { CPU, CUDA };
+// Where a tensor's memory lives. Sim is host memory that the simulated device
+// owns: the host must not read it directly (Tensor's host accessors refuse
+// it), exactly as for CUDA memory, so the whole engine can be run against
+// device semantics on a machine without a GPU.
+enum class Device : std::uint8_t { CPU, CUDA, Sim };
+
+constexpr std::string_view device_name(Device d) {
+  switch (d) {
+    case Device::CPU:
+      return "cpu";
+    case Device::CUDA:
+      return "cuda";
+    case Device::Sim:
+      return "sim";
+  }
+  return "?";
+}
 
 }  // namespace pouch

@@ -24,6 +24,7 @@ Parameter* ParameterStore::add(std::string name, Shape full_shape, ShardSpec sha
 
 void ParameterStore::allocate(Backend& backend) {
   POUCH_CHECK(!allocated(), "parameters allocated twice");
+  backend_ = &backend;
   values_ = backend.zeros({total_});
   grads_ = backend.zeros({total_});
   for (auto& p : params_) {

@@ -32,8 +32,9 @@ class ParameterStore {
   // holds the shard `shard` describes; its tensors are bound by allocate().
   // The returned pointer stays valid for the store's lifetime.
   Parameter* add(std::string name, Shape full_shape, ShardSpec shard = ShardSpec::replicated());
-  // Allocates the flat value and gradient buffers (zeroed) and binds every
-  // parameter's views. Called once, after all add() calls.
+  // Allocates the flat value and gradient buffers (zeroed) on `backend` and
+  // binds every parameter's views. Called once, after all add() calls. The
+  // store keeps the backend for zero_grad(): it must outlive the store.
   void allocate(Backend& backend);
 
   bool allocated() const { return values_.defined(); }
@@ -50,10 +51,14 @@ class ParameterStore {
   const Tensor& grads() const { return grads_; }
   std::int64_t numel() const;       // elements this rank holds (without alignment padding)
   std::int64_t full_numel() const;  // elements of the logical model
-  void zero_grad() { grads_.zero_(); }
+  // grads = 0 on the backend's stream (nothing before allocate()).
+  void zero_grad() {
+    if (allocated()) backend_->fill(grads_, 0.0f);
+  }
 
  private:
   std::deque<Parameter> params_;
+  Backend* backend_ = nullptr;
   Tensor values_;
   Tensor grads_;
   std::int64_t total_ = 0;  // flat length including alignment padding

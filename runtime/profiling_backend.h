@@ -2,7 +2,9 @@
 // A Backend decorator that times every call of the backend it wraps, by op.
 // `pouch bench train --profile` runs the model on it to show where a step's
 // time goes. Timing is host wall-clock per call: right for the synchronous
-// CPU backend; a CUDA backend would need events instead.
+// CPU backend; a CUDA backend would need events instead. The ordering calls
+// (events, synchronize, host_syncs) are forwarded untimed, so the inner
+// backend's sync count is what callers see.
 #include <chrono>
 #include <map>
 #include <string>
@@ -27,6 +29,29 @@ class ProfilingBackend final : public Backend {
   std::string name() const override { return inner_.name() + "+profile"; }
   Tensor empty(Shape shape, DType dtype) override { return inner_.empty(std::move(shape), dtype); }
   Tensor zeros(Shape shape, DType dtype) override { return inner_.zeros(std::move(shape), dtype); }
+  Tensor empty_host(Shape shape, DType dtype) override { return inner_.empty_host(std::move(shape), dtype); }
+  void fill(const Tensor& t, float value) override {
+    timed("fill", [&] { inner_.fill(t, value); });
+  }
+  void copy(const Tensor& dst, const Tensor& src) override {
+    timed("copy", [&] { inner_.copy(dst, src); });
+  }
+  void copy_2d(const Tensor& dst, std::int64_t dst_row_stride, const Tensor& src, std::int64_t src_row_stride,
+               std::int64_t rows, std::int64_t row_elems) override {
+    timed("copy", [&] { inner_.copy_2d(dst, dst_row_stride, src, src_row_stride, rows, row_elems); });
+  }
+  Tensor clone(const Tensor& t) override {
+    Tensor r;
+    timed("copy", [&] { r = inner_.clone(t); });
+    return r;
+  }
+
+  std::shared_ptr<DeviceEvent> record_event() override { return inner_.record_event(); }
+  void wait_event(const DeviceEvent& event) override { inner_.wait_event(event); }
+  void synchronize() override { inner_.synchronize(); }
+  double elapsed_s(const DeviceEvent& start, const DeviceEvent& end) override { return inner_.elapsed_s(start, end); }
+  std::int64_t host_syncs() const override { return inner_.host_syncs(); }
+  void* stream_handle() const override { return inner_.stream_handle(); }
 
   void matmul(const Tensor& out, const Tensor& a, const Tensor& b, bool ta, bool tb, float alpha, float beta) override {
     timed("matmul", [&] { inner_.matmul(out, a, b, ta, tb, alpha, beta); });
@@ -107,6 +132,10 @@ class ProfilingBackend final : public Backend {
     double r = 0.0;
     timed("sum_squares", [&] { r = inner_.sum_squares(x); });
     return r;
+  }
+  void sum_squares_segments(const Tensor& flat, const std::vector<SquareSumSegment>& segments,
+                            const Tensor& out) override {
+    timed("sum_squares", [&] { inner_.sum_squares_segments(flat, segments, out); });
   }
 
  private:

@@ -52,6 +52,20 @@ Tensor Tensor::wrap(void* data, Shape shape, DType dtype, Device device) {
   return t;
 }
 
+Tensor Tensor::adopt(std::shared_ptr<void> storage, void* data, Shape shape, DType dtype, Device device) {
+  POUCH_CHECK(storage != nullptr, "Tensor::adopt without storage (use Tensor::wrap for borrowed memory)");
+  Tensor t = wrap(data, std::move(shape), dtype, device);
+  t.storage_ = std::move(storage);
+  return t;
+}
+
+void Tensor::throw_not_on_host(const char* op) const {
+  throw Error(fmt::format(
+      "Tensor::{} on a {} {} tensor on device {}: host code cannot read or write device memory; copy it to or from a "
+      "host tensor with Backend::copy (or use Backend::fill / Backend::clone on the device)",
+      op, dtype_name(dtype_), shape_str(shape_), device_name(device_)));
+}
+
 Tensor Tensor::view(std::int64_t offset, Shape shape) const {
   std::int64_t n = shape_numel(shape);
   POUCH_CHECK(offset >= 0 && offset + n <= numel_, "view of {} at offset {} exceeds tensor {}", shape_str(shape),
@@ -76,21 +90,26 @@ std::int64_t Tensor::dim(int i) const {
 }
 
 void Tensor::zero_() const {
+  require_host("zero_()");
   if (numel_ > 0) std::memset(data_, 0, nbytes());
 }
 
 void Tensor::fill_(float value) const {
+  require_host("fill_()");
   float* p = f32();
   for (std::int64_t i = 0; i < numel_; ++i) p[i] = value;
 }
 
 Tensor Tensor::clone() const {
+  require_host("clone()");
   Tensor t = empty(shape_, dtype_, device_);
   if (numel_ > 0) std::memcpy(t.data_, data_, nbytes());
   return t;
 }
 
 void Tensor::copy_from(const Tensor& src) const {
+  require_host("copy_from()");
+  src.require_host("copy_from() source");
   POUCH_CHECK(src.numel_ == numel_ && src.dtype_ == dtype_, "copy of {} {} into {} {}", shape_str(src.shape_),
               dtype_name(src.dtype_), shape_str(shape_), dtype_name(dtype_));
   if (numel_ > 0) std::memcpy(data_, src.data_, nbytes());

@@ -188,11 +188,11 @@ AlignmentPhase::AlignmentPhase(const PhaseContext& ctx)
 
   // The reference is the policy at the phase start (restore() overwrites it
   // with the checkpoint's on a resume inside the phase).
-  ref_.parameters().values().copy_from(ctx.model.parameters().values());
+  ctx.be.copy(ref_.parameters().values(), ctx.model.parameters().values());
   if (is_ppo()) {
     if (a_.value_head == "separate") {
       critic_ = std::make_unique<GPT>(ctx.cfg.model, ctx.be, TensorParallelGroup(ctx.ranks.tp));
-      critic_->parameters().values().copy_from(ctx.model.parameters().values());
+      ctx.be.copy(critic_->parameters().values(), ctx.model.parameters().values());
       critic_optim_ = std::make_unique<AdamWOptimizer>(critic_->parameters(), optim_cfg_, ctx.be);
     }
     head_ = std::make_unique<ValueHead>(head_store_, "value_head", ctx.cfg.model.d_model);
@@ -373,7 +373,7 @@ void AlignmentPhase::update(const PackedRollouts& batch, const RolloutTensors& r
   sums.update_tokens += static_cast<double>(n);
 
   ensure_shape(be, weights_, {nrows, T}, DType::F32);
-  weights_.zero_();
+  be.fill(weights_, 0.0f);
   float* w = weights_.f32();
   for (std::size_t k = 0; k < n; ++k) w[batch.positions[b + k] - row0 * T] = -grad[k];
   model.forward_weighted(x, y, weights_);
@@ -390,10 +390,10 @@ void AlignmentPhase::update(const PackedRollouts& batch, const RolloutTensors& r
     // its own optimizer, so its loss needs no weight.
     const float coef = critic_ ? 1.0f : static_cast<float>(a_.vf_coef);
     ensure_shape(be, dvalues_, {N}, DType::F32);
-    dvalues_.zero_();
+    be.fill(dvalues_, 0.0f);
     for (std::size_t k = 0; k < n; ++k) dvalues_.f32()[batch.positions[b + k] - row0 * T] = coef * dv[k];
     ensure_shape(be, hidden_grad_, {N, C}, DType::F32);
-    hidden_grad_.zero_();
+    be.fill(hidden_grad_, 0.0f);
     head_->backward(be, dvalues_, trunk.final_hidden().reshape({N, C}), hidden_grad_);
     trunk.add_final_hidden_grad(hidden_grad_);
     if (critic_) critic_->backward();
@@ -545,9 +545,9 @@ StepResult AlignmentPhase::step(const StepInput& in) {
   // Rollback keeps the weights from before this step's updates.
   Tensor saved_policy, saved_head, saved_critic;
   if (ceiling && rollback) {
-    saved_policy = model.parameters().values().clone();
-    if (head_) saved_head = head_store_.values().clone();
-    if (critic_) saved_critic = critic_->parameters().values().clone();
+    saved_policy = ctx_.be.clone(model.parameters().values());
+    if (head_) saved_head = ctx_.be.clone(head_store_.values());
+    if (critic_) saved_critic = ctx_.be.clone(critic_->parameters().values());
   }
   run_updates(batch, rt, token_counts, in.lr, stats);
   if (ceiling) stats.kl_after = kl_sum_now(batch, minibatch_rows(), rt);
@@ -565,9 +565,9 @@ StepResult AlignmentPhase::step(const StepInput& in) {
   const bool ceiling_hit = ceiling && kl_after > a_.kl_ceiling;
   if (ceiling_hit) {
     if (rollback) {
-      model.parameters().values().copy_from(saved_policy);
-      if (head_) head_store_.values().copy_from(saved_head);
-      if (critic_) critic_->parameters().values().copy_from(saved_critic);
+      ctx_.be.copy(model.parameters().values(), saved_policy);
+      if (head_) ctx_.be.copy(head_store_.values(), saved_head);
+      if (critic_) ctx_.be.copy(critic_->parameters().values(), saved_critic);
     }
     ctx_.services.print(fmt::format(
         "{}: KL {:.4f} after step {} exceeds kl_ceiling {}: {}; the phase ends here (its remaining {} steps are "

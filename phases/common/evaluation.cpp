@@ -17,9 +17,9 @@ constexpr std::int64_t kValBatches = 8;
 
 }  // namespace
 
-void sum_over_dp(const TrainRanks& ranks, Backend& be, std::vector<double>& values) {
+void sum_over_dp(const TrainRanks& ranks, Backend& /*be*/, std::vector<double>& values) {
   if (ranks.dp_size() == 1) return;
-  Tensor t = be.empty({static_cast<std::int64_t>(values.size())}, DType::F64);
+  Tensor t = Tensor::empty({static_cast<std::int64_t>(values.size())}, DType::F64);
   std::copy(values.begin(), values.end(), t.data<double>());
   ranks.dp->all_reduce(t, ReduceOp::Sum);
   std::copy(t.data<double>(), t.data<double>() + values.size(), values.begin());

@@ -22,7 +22,9 @@ struct EvalResult {
   std::vector<LevelAccuracy> levels;                           // built-in task only
 };
 
-// Sums `values` over the data-parallel group in place (doubles).
+// Sums `values` over the data-parallel group in place (doubles), in a host
+// tensor through the host communicator on any device (`be` is not used by
+// that path).
 void sum_over_dp(const TrainRanks& ranks, Backend& be, std::vector<double>& values);
 
 // Rows of this rank: sequences first, first + 1, ... of `source`'s order;

@@ -1,7 +1,10 @@
 #pragma once
 // One small value agreed on by every rank of the world, so that all of them
 // take the same branch (skip a step, stop, resume from the same checkpoint).
-// A world of one needs no communicator.
+// A world of one needs no communicator. The values are host scalars and go
+// through the host (MPI) communicator in host tensors, on any device; `be`
+// is the backend of the step whose branch is agreed on (not used by the
+// host path).
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -24,8 +24,7 @@ struct Mat {
 void require(const Tensor& t, const char* op, const char* name, DType dtype = DType::F32) {
   POUCH_CHECK(t.defined(), "{}: {} is undefined", op, name);
   POUCH_CHECK(t.dtype() == dtype && t.device() == Device::CPU, "{}: {} is {} {} on {}, expected {} on the CPU", op,
-              name, dtype_name(t.dtype()), shape_str(t.shape()), t.device() == Device::CPU ? "cpu" : "cuda",
-              dtype_name(dtype));
+              name, dtype_name(t.dtype()), shape_str(t.shape()), device_name(t.device()), dtype_name(dtype));
 }
 
 Mat as_mat(const Tensor& t, const char* op, const char* name, int min_ndim = 1) {
@@ -365,6 +364,24 @@ void CpuBackend::adamw_update(const Tensor& param, const Tensor& grad, const Ten
 double CpuBackend::sum_squares(const Tensor& x) {
   require(x, "sum_squares", "x");
   return cpu::sum_squares(x.f32(), x.numel());
+}
+
+void CpuBackend::sum_squares_segments(const Tensor& flat, const std::vector<SquareSumSegment>& segments,
+                                      const Tensor& out) {
+  const char* op = "sum_squares_segments";
+  require(flat, op, "flat");
+  require(out, op, "out", DType::F64);
+  double* o = out.data<double>();
+  for (std::int64_t s = 0; s < out.numel(); ++s) o[s] = 0.0;
+  const float* x = flat.f32();
+  for (const SquareSumSegment& seg : segments) {
+    POUCH_CHECK(seg.offset >= 0 && seg.numel >= 0 && seg.offset + seg.numel <= flat.numel(),
+                "{}: segment [{}, {}) outside flat {}", op, seg.offset, seg.offset + seg.numel,
+                shape_str(flat.shape()));
+    POUCH_CHECK(seg.slot >= 0 && seg.slot < out.numel(), "{}: slot {} outside out {}", op, seg.slot,
+                shape_str(out.shape()));
+    o[seg.slot] += cpu::sum_squares(x + seg.offset, seg.numel);
+  }
 }
 
 }  // namespace pouch

@@ -3,6 +3,8 @@
 // kernels of runtime/cpu/ on raw pointers. Tensors whose rank is above what an
 // op needs are read as rows: the last dimension is the row, the leading
 // dimensions are flattened (an activation [B, T, C] is N = B*T rows of C).
+#include <atomic>
+
 #include "runtime/backend.h"
 
 namespace pouch {
@@ -14,6 +16,19 @@ class CpuBackend final : public Backend {
 
   Tensor empty(Shape shape, DType dtype = DType::F32) override;
   Tensor zeros(Shape shape, DType dtype = DType::F32) override;
+  Tensor empty_host(Shape shape, DType dtype = DType::F32) override;
+  void fill(const Tensor& t, float value) override;
+  void copy(const Tensor& dst, const Tensor& src) override;
+  void copy_2d(const Tensor& dst, std::int64_t dst_row_stride, const Tensor& src, std::int64_t src_row_stride,
+               std::int64_t rows, std::int64_t row_elems) override;
+  Tensor clone(const Tensor& t) override;
+
+  std::shared_ptr<DeviceEvent> record_event() override;
+  void wait_event(const DeviceEvent& event) override;
+  void synchronize() override;
+  double elapsed_s(const DeviceEvent& start, const DeviceEvent& end) override;
+  std::int64_t host_syncs() const override { return host_syncs_->load(std::memory_order_relaxed); }
+  void* stream_handle() const override { return nullptr; }
 
   void matmul(const Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, float alpha = 1.0f,
               float beta = 0.0f) override;
@@ -54,6 +69,12 @@ class CpuBackend final : public Backend {
   void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
                     const AdamWParams& hp) override;
   double sum_squares(const Tensor& x) override;
+  void sum_squares_segments(const Tensor& flat, const std::vector<SquareSumSegment>& segments,
+                            const Tensor& out) override;
+
+ private:
+  // Shared with the events this backend records (CpuEvent::synchronize).
+  std::shared_ptr<std::atomic<std::int64_t>> host_syncs_ = std::make_shared<std::atomic<std::int64_t>>(0);
 };
 
 }  // namespace pouch

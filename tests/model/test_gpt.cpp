@@ -87,6 +87,24 @@ std::vector<float> train_grads(bool recompute) {
   return std::vector<float>(g.f32(), g.f32() + g.numel());
 }
 
+TEST(GPT, GradNormIsThePerParameterSumOfSquaresBitwise) {
+  // grad_norm() is one segmented reduction; it must give the bits of the
+  // per-parameter loop it replaced (the oracle and resume tests rely on it).
+  auto be = make_backend(Device::CPU);
+  GPTConfig cfg = tiny_config();
+  GPT m(cfg, *be);
+  init_wide(m, 4);
+  const std::int64_t B = 2, T = 5;
+  m.parameters().zero_grad();
+  m.forward(random_tokens(B, T, cfg.vocab_size, 5), random_tokens(B, T, cfg.vocab_size, 6), 1.0f);
+  m.backward();
+  double sharded = 0.0, replicated = 0.0;
+  for (const auto& p : m.parameters()) (p.shard.sharded() ? sharded : replicated) += be->sum_squares(p.grad);
+  const double norm = m.grad_norm();
+  EXPECT_GT(norm, 0.0);
+  EXPECT_EQ(norm, std::sqrt(sharded + replicated));
+}
+
 TEST(GPT, RecomputeGivesBitwiseIdenticalGradients) {
   auto a = train_grads(false), b = train_grads(true);
   ASSERT_EQ(a.size(), b.size());

@@ -1,5 +1,10 @@
-// Backend::sum_squares (double accumulation) and its thread-count determinism.
+// Backend::sum_squares (double accumulation) and its thread-count
+// determinism; sum_squares_segments against the per-tensor loop it replaces.
 #include <gtest/gtest.h>
+
+#include <iterator>
+#include <limits>
+#include <vector>
 
 #include "tests/runtime/reference_ops.h"
 
@@ -40,6 +45,43 @@ TEST(SumSquares, IdenticalForAnyThreadCount) {
   for (int i = 0; i < 3; ++i) ref::with_threads(threads[i], [&] { r[i] = be->sum_squares(x); });
   EXPECT_EQ(r[0], r[1]);
   EXPECT_EQ(r[0], r[2]);
+}
+
+TEST(SumSquaresSegments, BitwiseTheSumOfPerSegmentSumSquaresInListOrder) {
+  auto be = make_backend(Device::CPU);
+  // Odd sizes, one above the chunk size and one above the parallel threshold,
+  // gaps between segments (alignment padding), slots interleaved.
+  const i64 sizes[] = {1, 7, 63, 1000, 1023, 16385, 300007, 5};
+  const int slots[] = {0, 1, 0, 0, 1, 1, 0, 1};
+  std::vector<SquareSumSegment> segments;
+  i64 offset = 3;
+  for (std::size_t k = 0; k < std::size(sizes); ++k) {
+    segments.push_back({offset, sizes[k], slots[k]});
+    offset += sizes[k] + 9;
+  }
+  // Values of very different magnitudes, so that a different summation
+  // order would show in the low bits.
+  auto x = ref::random_floats(offset, 17, -3.0f, 3.0f);
+  for (std::size_t i = 0; i < x.size(); i += 97) x[i] *= 1e4f;
+  const Tensor flat = ref::make_tensor(x, {offset});
+  double want[3] = {0.0, 0.0, 0.0};
+  for (const auto& s : segments) want[s.slot] += be->sum_squares(flat.view(s.offset, {s.numel}));
+  Tensor out = Tensor::empty({3}, DType::F64);
+  for (int i = 0; i < 3; ++i) out.data<double>()[i] = std::numeric_limits<double>::quiet_NaN();
+  be->sum_squares_segments(flat, segments, out);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(out.data<double>()[i], want[i]) << "slot " << i;
+  EXPECT_EQ(out.data<double>()[2], 0.0);  // no segment: 0, not the NaN it held
+  EXPECT_GT(want[0], 0.0);
+  EXPECT_GT(want[1], 0.0);
+}
+
+TEST(SumSquaresSegments, OutIsOverwrittenNotAccumulated) {
+  auto be = make_backend(Device::CPU);
+  const Tensor flat = ref::make_tensor({1.0f, 2.0f, 3.0f}, {3});
+  Tensor out = Tensor::empty({1}, DType::F64);
+  out.data<double>()[0] = 100.0;
+  be->sum_squares_segments(flat, {{0, 3, 0}}, out);
+  EXPECT_EQ(out.data<double>()[0], 14.0);
 }
 
 }  // namespace
