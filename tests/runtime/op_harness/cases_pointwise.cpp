@@ -56,6 +56,7 @@ struct NormGrads {
   bool dx, dw, db;
 };
 
+// dy has mean 0.5 for db's column sums, as linear_backward's dbias (cases_dense.cpp).
 void add_layernorm_backward(std::vector<OpCase>& cases, RowShape s, NormGrads g) {
   const std::string variant =
       fmt::format("N={} C={} {}{}{}", s.N, s.C, g.dx ? "dx+= " : "", g.dw ? "dw+= " : "", g.db ? "db+=" : "");
@@ -68,7 +69,7 @@ void add_layernorm_backward(std::vector<OpCase>& cases, RowShape s, NormGrads g)
          Rng rng(seed);
          In in{rng.uniform(s.N * s.C, -2.0f, 2.0f),
                rng.uniform(s.C, 0.5f, 1.5f),
-               rng.uniform(s.N * s.C),
+               rng.uniform(s.N * s.C, -0.5f, 1.5f),
                {},
                {},
                rng.uniform(s.N * s.C),
@@ -227,7 +228,11 @@ void add_pointwise_cases(std::vector<OpCase>& cases) {
     add_layernorm_forward(cases, s, true, 0.0f);
     add_layernorm_forward(cases, s, false, 4.0f);
   }
-  for (const RowShape& s : rows)
+  // Backward without C = 1: a one-column row has variance 0, so rstd = 1/sqrt(eps) ~ 316 and
+  // the exact dx (0: the output is b whatever x is) comes out as f32 rounding times 316, an
+  // ill-conditioned case rather than a test of accuracy.
+  const RowShape backward_rows[] = {{1, 7}, {7, 63}, {1023, 7}, {63, 1000}, {1000, 1023}, {1, 1023}};
+  for (const RowShape& s : backward_rows)
     for (NormGrads g : {NormGrads{true, true, true}, NormGrads{true, false, false}, NormGrads{false, true, true}})
       add_layernorm_backward(cases, s, g);
 
