@@ -9,20 +9,10 @@
 #include <vector>
 
 #include "runtime/tensor.h"
+#include "tests/support/error_of.h"
 
 namespace pouch {
 namespace {
-
-// Runs f, which must throw pouch::Error; returns its message.
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected pouch::Error";
-  return "";
-}
 
 // Host memory tagged as the simulated device: what a sim backend hands out.
 struct SimTensor {

@@ -197,8 +197,8 @@ TEST(ContinualPhase, IsolationNoneTrainsEveryWeight) {
 }
 
 // Resuming inside the phase from a checkpoint of an uninterrupted run gives
-// that run's final weights bitwise.
-void expect_bitwise_resume(RunConfig c, const TempDir& dir) {
+// that run's final weights bitwise. Returns {the uninterrupted run, the resumed one}.
+std::pair<TrainReport, TrainReport> expect_bitwise_resume(RunConfig c, const TempDir& dir) {
   const TrainReport full = run(c);
   RunConfig resumed = c;
   resumed.train.run_dir = dir.sub("resumed");
@@ -207,12 +207,13 @@ void expect_bitwise_resume(RunConfig c, const TempDir& dir) {
   const TrainReport r = run(resumed, start);
   EXPECT_EQ(r.resumed_from_step, kPretrainSteps + 2);
   const auto a = weights_of(full.weights_path), b = weights_of(r.weights_path);
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [name, t] : a) EXPECT_TRUE(bitwise_equal(t, b.at(name))) << name;
+  EXPECT_EQ(a.size(), b.size());
+  for (const auto& [name, t] : a) EXPECT_TRUE(b.count(name) && bitwise_equal(t, b.at(name))) << name;
   // The resumed run publishes only the steps it ran.
   const auto versions = list_serving_versions(serving_dir(resumed.train.run_dir));
-  ASSERT_FALSE(versions.empty());
-  EXPECT_GT(versions.front().version, kPretrainSteps + 2);
+  EXPECT_FALSE(versions.empty());
+  if (!versions.empty()) EXPECT_GT(versions.front().version, kPretrainSteps + 2);
+  return {full, r};
 }
 
 TEST(ContinualPhase, ResumeInsideLoraPhaseIsBitwise) {
@@ -513,17 +514,9 @@ TEST(ContinualWatch, LearnsEveryCompleteFileOnceSkipsMalformedAndEndsWhenTheData
 TEST(ContinualWatch, ResumeInsideThePhaseIsBitwiseAndLearnsNoFileTwice) {
   TempDir dir;
   fill_inbox(dir);
-  const RunConfig c = watch_config(dir, "run");
-  const TrainReport full = run(c);
-  RunConfig resumed = c;
-  resumed.train.run_dir = dir.sub("resumed");
-  TrainStart start;
-  start.resume = checkpoint_of(c, kPretrainSteps + 2);
-  const TrainReport r = run(resumed, start);
-  EXPECT_EQ(r.steps, full.steps);
-  const auto a = weights_of(full.weights_path), b = weights_of(r.weights_path);
-  for (const auto& [name, t] : a) EXPECT_TRUE(bitwise_equal(t, b.at(name))) << name;
-  EXPECT_EQ(metrics_of(r).back()["watch_tokens_learned"], metrics_of(full).back()["watch_tokens_learned"]);
+  const auto [full, resumed] = expect_bitwise_resume(watch_config(dir, "run"), dir);
+  EXPECT_EQ(resumed.steps, full.steps);
+  EXPECT_EQ(metrics_of(resumed).back()["watch_tokens_learned"], metrics_of(full).back()["watch_tokens_learned"]);
 }
 
 TEST(ContinualWatch, WaitsForFilesRenamedInWhileItRuns) {
