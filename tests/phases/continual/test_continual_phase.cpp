@@ -577,5 +577,27 @@ TEST(WatchedStream, IdleCountsOnlyWhileShortOfDataSinceTheLastFile) {
   EXPECT_TRUE(stream.poll(ranks, *be, 2).added.empty());  // each file once
 }
 
+// on_idle = replay never waits: with nothing in the directory every row of a
+// step is replayed, and the phase runs its steps.
+TEST(ContinualWatch, ReplayWhenIdleTrainsOnReplayedRowsWithoutWaiting) {
+  TempDir dir;
+  fs::create_directories(dir.sub("inbox"));
+  RunConfig c = watch_config(dir, "run");
+  c.phases[1].steps = 3;
+  c.phases[1].continual.on_idle = "replay";
+  c.phases[1].continual.idle_timeout_s = 0;  // never ends early
+  const TrainReport r = run(c);
+  EXPECT_EQ(r.steps, kPretrainSteps + 3);
+  int steps = 0;
+  for (const auto& l : metrics_of(r)) {
+    if (!l.contains("watch_new_windows")) continue;
+    ++steps;
+    EXPECT_EQ(l["watch_new_windows"].get<std::int64_t>(), 0);
+    EXPECT_EQ(l["replay_rows"].get<std::int64_t>(), c.train.batch_size);
+    EXPECT_LT(l["watch_wait_s"].get<double>(), 0.5);
+  }
+  EXPECT_EQ(steps, 3);
+}
+
 }  // namespace
 }  // namespace pouch
