@@ -5,6 +5,7 @@
 #include "runtime/backend.h"
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/error.h"
+#include "runtime/sim/sim_backend.h"
 
 namespace pouch {
 
@@ -17,7 +18,7 @@ std::unique_ptr<Backend> make_backend(Device device) {
           "this pouch was built without the CUDA backend; rebuild on a machine with the CUDA toolkit (nvcc) and "
           "-DPOUCH_CUDA=ON, or run on the CPU");
     case Device::Sim:
-      throw Error("this pouch has no simulated-device backend yet; run on the CPU");
+      return std::make_unique<SimBackend>();
   }
   throw Error("make_backend: unknown device");
 }
