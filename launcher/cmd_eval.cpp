@@ -64,7 +64,8 @@ int run_eval_command(const std::vector<std::string>& args) {
     SequenceLoader loader(TokenSource::from_glob(vm["data"].as<std::string>()), T, false, 0);
     const std::int64_t batches =
         std::max<std::int64_t>(1, std::min(vm["batches"].as<std::int64_t>(), loader.num_windows() / B));
-    Tensor x = backend->empty({B, T}, DType::I32), y = backend->empty({B, T}, DType::I32);
+    // Host buffers: the loader writes them, GPT::forward copies them to the device.
+    Tensor x = Tensor::empty({B, T}, DType::I32), y = Tensor::empty({B, T}, DType::I32);
     double sum = 0.0;
     for (std::int64_t i = 0; i < batches; ++i) {
       for (std::int64_t b = 0; b < B; ++b) loader.sequence(i * B + b, x.i32() + b * T, y.i32() + b * T);
