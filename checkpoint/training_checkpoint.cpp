@@ -442,7 +442,8 @@ void read_sharded(const Hdf5File& file, const std::string& name, ShardedTensor& 
          phase ? "phase config" : "model config");
   Shape local = shard_shape(t.shard, t.full_shape);
   if (!t.local.defined()) t.local = Tensor::empty(local, DType::F32);
-  POUCH_CHECK(t.local.shape() == local && t.local.dtype() == DType::F32, "read target for '{}' must be f32 {}", name,
+  POUCH_CHECK(t.local.shape() == local && t.local.dtype() == DType::F32 && t.local.device() == Device::CPU,
+              "read target for '{}' must be f32 {} on the CPU (stage device tensors through host memory)", name,
               shape_str(local));
   if (t.shard.padded_rows > t.full_shape[0]) t.local.zero_();
   if (t.local.numel() == 0) return;

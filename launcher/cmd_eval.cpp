@@ -8,6 +8,7 @@
 #include "launcher/commands.h"
 #include "phases/common/model_file.h"
 #include "phases/common/task_eval.h"
+#include "runtime/device_setting.h"
 
 namespace pouch {
 
@@ -40,7 +41,9 @@ int run_eval_command(const std::vector<std::string>& args) {
       "batch-size", po::value<std::int64_t>()->default_value(8), "sequences per batch")(
       "max-level", po::value<int>()->default_value(5), "built-in task: highest difficulty level to test (1-5)")(
       "per-level", po::value<std::int64_t>()->default_value(50), "built-in task: held-out problems per level")(
-      "seed", po::value<std::uint64_t>()->default_value(1337), "built-in task: seed of the held-out problems");
+      "seed", po::value<std::uint64_t>()->default_value(1337), "built-in task: seed of the held-out problems")(
+      "device", po::value<std::string>()->default_value("auto"),
+      "where the model runs: auto, cpu, sim or cuda (as [runtime] device)");
   const po::variables_map vm = parse_options(args, opts);
   if (vm.count("help")) {
     std::cout << opts;
@@ -48,7 +51,7 @@ int run_eval_command(const std::vector<std::string>& args) {
   }
   if (!vm.count("weights")) fail("--weights FILE is required (see pouch eval --help)");
   const std::string path = vm["weights"].as<std::string>();
-  auto backend = make_backend(Device::CPU);
+  auto backend = make_backend(resolve_device(vm["device"].as<std::string>(), "--device"));
   LoadedModel loaded = load_model_file(path, *backend);
   GPT& model = *loaded.model;
   const CharTokenizer* task = task_tokenizer(loaded.tokenizer.get());
@@ -61,7 +64,8 @@ int run_eval_command(const std::vector<std::string>& args) {
     SequenceLoader loader(TokenSource::from_glob(vm["data"].as<std::string>()), T, false, 0);
     const std::int64_t batches =
         std::max<std::int64_t>(1, std::min(vm["batches"].as<std::int64_t>(), loader.num_windows() / B));
-    Tensor x = backend->empty({B, T}, DType::I32), y = backend->empty({B, T}, DType::I32);
+    // Host buffers: the loader writes them, GPT::forward copies them to the device.
+    Tensor x = Tensor::empty({B, T}, DType::I32), y = Tensor::empty({B, T}, DType::I32);
     double sum = 0.0;
     for (std::int64_t i = 0; i < batches; ++i) {
       for (std::int64_t b = 0; b < B; ++b) loader.sequence(i * B + b, x.i32() + b * T, y.i32() + b * T);

@@ -6,6 +6,7 @@
 #include "launcher/commands.h"
 #include "model/generator.h"
 #include "phases/common/model_file.h"
+#include "runtime/device_setting.h"
 
 namespace pouch {
 
@@ -35,8 +36,10 @@ int run_generate_command(const std::vector<std::string>& args) {
       "temperature,t", po::value<float>()->default_value(0.0f), "0 = greedy; > 0 samples softmax(logits / t)")(
       "top-k", po::value<std::int64_t>()->default_value(0), "sample among the k most likely tokens; 0 = all")(
       "top-p", po::value<float>()->default_value(1.0f), "nucleus sampling threshold in (0, 1]; 1 = off")(
-      "seed", po::value<std::uint64_t>()->default_value(0), "sampling seed")("no-stop",
-                                                                             "do not stop at the end-of-text token");
+      "seed", po::value<std::uint64_t>()->default_value(0), "sampling seed")(
+      "device", po::value<std::string>()->default_value("auto"),
+      "where the model runs: auto, cpu, sim or cuda (as [runtime] device)")("no-stop",
+                                                                            "do not stop at the end-of-text token");
   const po::variables_map vm = parse_options(args, opts);
   if (vm.count("help")) {
     std::cout << opts;
@@ -55,7 +58,7 @@ int run_generate_command(const std::vector<std::string>& args) {
   if (!(opt.sampling.top_p > 0.0f && opt.sampling.top_p <= 1.0f)) fail("--top-p must be in (0, 1]");
 
   const std::string path = vm["weights"].as<std::string>();
-  auto backend = make_backend(Device::CPU);
+  auto backend = make_backend(resolve_device(vm["device"].as<std::string>(), "--device"));
   LoadedModel loaded = load_model_file(path, *backend);
   if (!loaded.tokenizer) fail("{} carries no tokenizer (/model@tokenizer); it cannot turn a prompt into tokens", path);
   if (!vm.count("no-stop")) opt.stop_token = loaded.tokenizer->eot_id();

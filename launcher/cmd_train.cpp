@@ -13,6 +13,7 @@
 #include "parallel/uniform_error.h"
 #include "parallel/watchdog.h"
 #include "phases/schedule/schedule_runner.h"
+#include "runtime/device_setting.h"
 #include "runtime/log.h"
 #include "runtime/stop_request.h"
 
@@ -124,7 +125,9 @@ int run_train_command(const std::vector<std::string>& args) {
   log_info("launcher: {}; rank {} of {}: tp rank {} of {}, dp rank {} of {}, local rank {}", ctx->launcher(),
            ctx->rank(), ctx->world_size(), ctx->tp_rank(), ctx->tp_size(), ctx->dp_rank(), ctx->dp_size(),
            ctx->local_rank());
-  auto backend = make_backend(Device::CPU);
+  // After the process groups: on CUDA the node-local rank picks the GPU.
+  auto backend = make_backend(resolve_device(cfg.runtime.device, "runtime.device"), ctx->local_rank());
+  log_info("device: {} (runtime.device = {})", backend->name(), cfg.runtime.device);
   TrainReport report;
   try {
     report = train(cfg, ini, *backend, ranks, start, loaded.origins);

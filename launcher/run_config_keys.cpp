@@ -82,6 +82,10 @@ const std::vector<RunConfigKeySpec>& run_config_key_specs() {
        "milestones: checkpoints at multiples of this step are never deleted; 0 = none"},
       {"checkpoint.signal_timeout_s", POUCH_FIELD(checkpoint.signal_timeout_s),
        "deadline (s) of the checkpoint SIGUSR1/SIGTERM asks for; past it the job exits with the previous one intact"},
+
+      {"runtime.device", POUCH_FIELD(runtime.device),
+       "where the model runs: auto (cuda when built and a GPU is visible, else cpu), cpu, sim (the simulated device "
+       "that checks device semantics on the CPU) or cuda"},
   };
   return specs;
 }

@@ -1,6 +1,6 @@
 #pragma once
 // The keys of the sections [model] [train] [data] [optim] [log] [parallel]
-// [checkpoint]: each key's field in RunConfig and its help text, in section
+// [checkpoint] [runtime]: each key's field in RunConfig and its help text, in section
 // order. One table serves reading (the INI and command-line layers), writing
 // (run_config_to_ini), help output and the messages that name a key.
 #include <boost/program_options.hpp>
@@ -21,8 +21,8 @@ struct RunConfigKeySpec {
 const std::vector<RunConfigKeySpec>& run_config_key_specs();
 const RunConfigKeySpec* find_run_config_key(std::string_view name);
 
-inline constexpr std::string_view kConfigSections[] = {"model", "train",    "data",      "optim",
-                                                       "log",   "parallel", "checkpoint"};
+inline constexpr std::string_view kConfigSections[] = {"model", "train",    "data",       "optim",
+                                                       "log",   "parallel", "checkpoint", "runtime"};
 
 // The table as Boost options (every value a string, bools with an implicit
 // "true"), for Boost's INI and command-line parsers.

@@ -4,6 +4,8 @@
 
 #include "launcher/config_assign.h"
 #include "launcher/run_config_keys.h"
+#include "runtime/backend.h"
+#include "runtime/device_setting.h"
 #include "runtime/error.h"
 
 namespace pouch {
@@ -62,6 +64,9 @@ void validate_run_config_keys(const RunConfig& c, const ConfigOrigins& origins) 
   require(c.checkpoint.keep_last >= 0, "checkpoint.keep_last", "must be 0 (keep all) or positive");
   require(c.checkpoint.keep_every >= 0, "checkpoint.keep_every", "must be 0 (no milestones) or positive");
   require(c.checkpoint.signal_timeout_s > 0, "checkpoint.signal_timeout_s", "must be positive");
+  require(is_device_setting(c.runtime.device), "runtime.device", fmt::format("expected {}", kDeviceSettings));
+  if (c.runtime.device == "cuda" && !cuda_availability().built)
+    fail("runtime.device = cuda ({}): {}", where("runtime.device"), cuda_availability().reason);
   if (c.model.heads % c.parallel.tp != 0)
     fail(
         "model.heads = {} ({}) is not divisible by parallel.tp = {} ({}): each tensor-parallel rank holds whole "

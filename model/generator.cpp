@@ -34,8 +34,9 @@ void Generator::step(std::span<GenerationSequence* const> batch) {
   const auto B = static_cast<std::int64_t>(live.size());
   const std::int64_t vocab = model_.config().vocab_size, context = model_.config().seq_len;
   if (tokens_.numel() != B) {
-    tokens_ = model_.backend().empty({B}, DType::I32);
+    tokens_ = Tensor::empty({B}, DType::I32);
     logits_ = model_.backend().empty({B, vocab});
+    host_logits_ = logits_.on_host() ? logits_ : Tensor::empty({B, vocab});
   }
   std::vector<std::int64_t> positions(live.size());
   std::vector<KVCache*> caches(live.size());
@@ -47,10 +48,12 @@ void Generator::step(std::span<GenerationSequence* const> batch) {
     caches[b] = &s.cache_;
   }
   model_.decode_batch(tokens_, positions, caches, logits_);
+  if (!logits_.on_host()) model_.backend().copy(host_logits_, logits_);  // the allowed sync per token
   for (std::int64_t b = 0; b < B; ++b) {
     GenerationSequence& s = *live[b];
     if (++s.pos_ < static_cast<std::int64_t>(s.prompt_.size())) continue;  // still prefilling
-    const std::int32_t next = sample_token(logits_.f32() + b * vocab, s.opt_.decodable_vocab, s.opt_.sampling, s.rng_);
+    const std::int32_t next =
+        sample_token(host_logits_.f32() + b * vocab, s.opt_.decodable_vocab, s.opt_.sampling, s.rng_);
     if (next == s.opt_.stop_token) {
       s.done_ = true;
     } else {

@@ -71,7 +71,9 @@ class Generator {
 
  private:
   GPT& model_;
-  Tensor tokens_, logits_;
+  Tensor tokens_;       // [B] host: the tokens fed this step (GPT copies them to the device)
+  Tensor logits_;       // [B, V] on the backend's device
+  Tensor host_logits_;  // logits_ itself on the CPU, else its host copy (one sync per step)
 };
 
 }  // namespace pouch

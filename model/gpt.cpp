@@ -15,6 +15,39 @@ void ensure_shape(Backend& be, Tensor& t, const Shape& shape, DType dtype = DTyp
   if (!t.defined() || t.shape() != shape) t = be.empty(shape, dtype);
 }
 
+// t on be's device: itself when it is there already (always on the CPU
+// backend), else copied into `buffer` (stream-ordered; a host source may be
+// reused by the caller at once).
+Tensor on_device(Backend& be, const Tensor& t, Tensor& buffer) {
+  if (t.device() == be.device()) return t;
+  if (!buffer.defined() || buffer.shape() != t.shape() || buffer.dtype() != t.dtype())
+    buffer = be.empty(t.shape(), t.dtype());
+  be.copy(buffer, t);
+  return buffer;
+}
+
+// t on the host: itself when it is there, else copied into `buffer` (a
+// pageable host tensor, so the copy is one host sync).
+Tensor on_host_copy(Backend& be, const Tensor& t, Tensor& buffer) {
+  if (t.on_host()) return t;
+  if (!buffer.defined() || buffer.shape() != t.shape() || buffer.dtype() != t.dtype())
+    buffer = Tensor::empty(t.shape(), t.dtype());
+  be.copy(buffer, t);
+  return buffer;
+}
+
+// A parameter's value from its full tensor on the host: the shard cut on
+// the host, then one copy to the device (nothing extra on the CPU).
+void set_from_full(Backend& be, const Parameter& p, const Tensor& full) {
+  if (p.value.on_host()) {
+    copy_full_to_shard(p.shard, full, p.value);
+    return;
+  }
+  Tensor local = Tensor::empty(p.value.shape());
+  copy_full_to_shard(p.shard, full, local);
+  be.copy(p.value, local);
+}
+
 // A parameter's full tensor: its value itself when replicated, else a
 // gathered copy (a collective over the group).
 Tensor full_tensor(Backend& be, const TensorParallelGroup& tp, const Parameter& p) {
@@ -85,7 +118,7 @@ void GPT::init_weights(std::uint64_t seed) {
     } else {
       std::fill(w, w + n, is_norm_weight ? 1.0f : 0.0f);
     }
-    copy_full_to_shard(p.shard, full, p.value);
+    set_from_full(be_, p, full);
   }
 }
 
@@ -105,7 +138,7 @@ void GPT::load_named(const std::vector<std::pair<std::string, Tensor>>& named, c
       fail("{}: parameter '{}' has shape {} but the config needs {}; set [model] to match the file", source, p.name,
            shape_str(found->shape()), shape_str(p.full_shape));
     if (found->dtype() != DType::F32) fail("{}: parameter '{}' is not float32", source, p.name);
-    copy_full_to_shard(p.shard, *found, p.value);
+    set_from_full(be_, p, *found);
   }
 }
 
@@ -113,6 +146,25 @@ std::vector<std::pair<std::string, Tensor>> GPT::named_values() const {
   std::vector<std::pair<std::string, Tensor>> out;
   for (const auto& p : params_) out.emplace_back(p.name, full_tensor(be_, tp_, p));
   return out;
+}
+
+std::vector<std::pair<std::string, Tensor>> GPT::on_host(std::vector<std::pair<std::string, Tensor>> named) const {
+  for (auto& [name, t] : named) {
+    if (t.on_host()) continue;
+    Tensor host = Tensor::empty(t.shape(), t.dtype());
+    be_.copy(host, t);
+    t = host;
+  }
+  return named;
+}
+
+void GPT::set_activation_precision(Precision p) {
+  if (p != Precision::FP32 && be_.device() != Device::CPU)
+    fail(
+        "{} activations are emulated by rounding on the host, which the {} device cannot do yet; run this phase at "
+        "precision = fp32 or with runtime.device = cpu",
+        precision_name(p), be_.name());
+  act_precision_ = p;
 }
 
 void GPT::set_recompute(bool on) {
@@ -167,9 +219,13 @@ void GPT::run_trunk(const Tensor& tokens) {
   const std::int64_t B = tokens.dim(0), T = tokens.dim(1), N = B * T;
   ensure_buffers(B, T);
   be_.copy(tokens_, tokens.reshape({N}));
-  std::int32_t* pos = positions_.i32();
+  // Built on the host; on a device, one copy up (the host buffer may be
+  // reused at once: a pageable source is read at the call).
+  const Tensor pos_host = positions_.on_host() ? positions_ : Tensor::empty({N}, DType::I32);
+  std::int32_t* pos = pos_host.i32();
   for (std::int64_t b = 0; b < B; ++b)
     for (std::int64_t t = 0; t < T; ++t) pos[b * T + t] = static_cast<std::int32_t>(t);
+  if (!positions_.on_host()) be_.copy(positions_, pos_host);
 
   const Tensor x0 = residual_[0].reshape({N, cfg_.d_model});
   wte_->embed(be_, x0, tokens_);
@@ -213,7 +269,8 @@ double GPT::forward_weighted(const Tensor& tokens, const Tensor& targets, const 
   run_head();
   const std::int64_t N = B_ * T_;
   const Tensor logits2d = logits_.reshape({N, local_vocab()}), targets1d = targets.reshape({N});
-  wte_->cross_entropy_weighted(be_, losses_, logits2d, logits2d, targets1d, weights.reshape({N}), row_max_, ce_stats_);
+  wte_->cross_entropy_weighted(be_, losses_, logits2d, logits2d, on_device(be_, targets1d, targets_),
+                               weights.reshape({N}), row_max_, ce_stats_);
   backward_ready_ = head_grad_ = true;
   return sum_losses(targets1d);
 }
@@ -237,15 +294,17 @@ double GPT::loss_and_dlogits(const Tensor& targets, float dloss) {
   const std::int64_t N = targets.numel(), Vl = local_vocab();
   const Tensor logits2d = logits_.reshape({N, Vl});
   const Tensor dlogits = dloss > 0.0f ? logits2d : Tensor();
-  wte_->cross_entropy(be_, losses_, dlogits, logits2d, targets, dloss, row_max_, ce_stats_);
+  wte_->cross_entropy(be_, losses_, dlogits, logits2d, on_device(be_, targets, targets_), dloss, row_max_, ce_stats_);
   return sum_losses(targets);
 }
 
 double GPT::sum_losses(const Tensor& targets) {
   // Summed in a fixed order so it is reproducible.
+  // On a device: the per-target losses come back in one copy (the step's
+  // loss sync); the host targets are used as given.
   const std::int64_t N = targets.numel();
-  const float* l = losses_.f32();
-  const std::int32_t* tg = targets.i32();
+  const float* l = on_host_copy(be_, losses_, host_losses_).f32();
+  const std::int32_t* tg = on_host_copy(be_, targets, host_targets_).i32();
   double sum = 0.0;
   std::int64_t count = 0;
   for (std::int64_t i = 0; i < N; ++i) {
@@ -350,8 +409,10 @@ void GPT::decode_rows(const Tensor& tokens, std::span<const std::int64_t> positi
   ensure_shape(be_, decode_x_, {B, C});
   ensure_shape(be_, decode_lnf_, {B, C});
   ensure_shape(be_, decode_pos_, {B}, DType::I32);
-  for (std::int64_t b = 0; b < B; ++b) decode_pos_.i32()[b] = static_cast<std::int32_t>(positions[b]);
-  wte_->embed(be_, decode_x_, tokens);
+  const Tensor pos_host = decode_pos_.on_host() ? decode_pos_ : Tensor::empty({B}, DType::I32);
+  for (std::int64_t b = 0; b < B; ++b) pos_host.i32()[b] = static_cast<std::int32_t>(positions[b]);
+  if (!decode_pos_.on_host()) be_.copy(decode_pos_, pos_host);
+  wte_->embed(be_, decode_x_, on_device(be_, tokens, decode_tokens_));
   be_.embedding_forward(decode_x_, decode_pos_, wpe_->value, 0, true);
   store_activation(decode_x_);
   for (std::size_t l = 0; l < blocks_.size(); ++l) {

@@ -76,6 +76,9 @@ class GPT {
   // The full tensors of every parameter. Under tensor parallelism this is a
   // collective (all ranks of the group must call it) and returns copies.
   std::vector<std::pair<std::string, Tensor>> named_values() const;
+  // `named` with every tensor on the host: device tensors copied back (one
+  // host sync each), host tensors as they are. What file writers take.
+  std::vector<std::pair<std::string, Tensor>> on_host(std::vector<std::pair<std::string, Tensor>> named) const;
 
   // Activation checkpointing: keep only block inputs, recompute in backward.
   void set_recompute(bool on);
@@ -86,7 +89,8 @@ class GPT {
   // what a GPU keeps in 16 bits and what recompute keeps) is rounded to `p`
   // as it is written, in forward, in recompute and in decode_step. FP32 (the
   // default) changes nothing.
-  void set_activation_precision(Precision p) { act_precision_ = p; }
+  // Not FP32 is emulated by a host loop: CPU backend only (pouch::Error otherwise).
+  void set_activation_precision(Precision p);
   Precision activation_precision() const { return act_precision_; }
   // The residual stream of the last forward: i < L is block i's input, i = L
   // the last block's output; [B, T, C].
@@ -250,8 +254,10 @@ class GPT {
   bool recompute_ = false;
   Precision act_precision_ = Precision::FP32;
   std::int64_t B_ = 0, T_ = 0;
-  Tensor tokens_, positions_;     // [B*T] int32 copies of the last batch
-  std::vector<Tensor> residual_;  // L+1 tensors [B, T, C]: block inputs and final output
+  Tensor tokens_, positions_;          // [B*T] int32 copies of the last batch
+  Tensor targets_;                     // [B*T] int32 device copy of host targets (unused when they are on the device)
+  Tensor host_losses_, host_targets_;  // [B*T] host copies for the loss sum on a device
+  std::vector<Tensor> residual_;       // L+1 tensors [B, T, C]: block inputs and final output
   std::vector<BlockActivations> block_acts_;
   BlockActivations shared_acts_;
   BlockGradScratch grad_scratch_;
@@ -277,6 +283,7 @@ class GPT {
 
   DecodeScratch decode_scratch_;
   Tensor decode_x_, decode_pos_, decode_lnf_, decode_local_logits_, decode_gathered_;
+  Tensor decode_tokens_;  // device copy of host decode tokens
 };
 
 }  // namespace pouch

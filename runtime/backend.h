@@ -201,7 +201,21 @@ class Backend {
                                     const Tensor& out) = 0;
 };
 
-// The backend for a device. The only place with #ifdef POUCH_CUDA.
-std::unique_ptr<Backend> make_backend(Device device);
+// The backend for a device. local_rank is the process's rank among the ranks
+// of its node (ParallelContext::local_rank, the MPI shared-memory split):
+// it picks the GPU on CUDA, never rank % gpus; the CPU and sim backends
+// ignore it. Defined in runtime/backend_registry.cpp, the only file with
+// #ifdef POUCH_CUDA.
+std::unique_ptr<Backend> make_backend(Device device, int local_rank = 0);
+
+// Whether this build has the CUDA backend and how many devices it sees; when
+// either is missing, `reason` says why and how to get it (`pouch info`
+// prints it, device = cuda fails with it).
+struct CudaAvailability {
+  bool built = false;
+  int devices = 0;
+  std::string reason;
+};
+CudaAvailability cuda_availability();
 
 }  // namespace pouch

@@ -22,7 +22,10 @@ PhaseOutcome run_phase_steps(const PhaseContext& ctx, std::int64_t first_step, c
     maybe_inject_fault(fault, ctx.ranks.world_rank, in.global + 1);
     const auto t0 = Clock::now();
     in.lr = lr_at(optim, step, steps);
+    const std::int64_t syncs_before = ctx.be.host_syncs();
     const StepResult r = hooks.step(in);
+    // Times the step blocked the host on the device (the sync budget).
+    const std::int64_t step_syncs = ctx.be.host_syncs() - syncs_before;
 
     StepTiming t;
     t.seconds = seconds_since(t0);
@@ -45,6 +48,7 @@ PhaseOutcome run_phase_steps(const PhaseContext& ctx, std::int64_t first_step, c
     line["phase_kind"] = std::string(phase_kind_name(ctx.phase.kind));
     line["loss"] = r.loss;
     line["lr"] = in.lr;
+    line["host_syncs"] = step_syncs;
     if (eval) add_eval_fields(line, *eval);
 
     const std::int64_t done = r.ends_phase ? steps : step + 1;

@@ -34,6 +34,11 @@ PhasePrecision::~PhasePrecision() {
 
 void PhasePrecision::begin(GPT& model, ParameterStore& trained) {
   if (!mixed()) return;
+  if (trained.values().device() != Device::CPU)
+    fail(
+        "phase precision {}: mixed precision narrows, widens and unscales the weights on the host, which the {} device "
+        "cannot do yet; use precision = fp32 for this phase or runtime.device = cpu",
+        precision_name(precision_), model.backend().name());
   model_ = &model;
   weights_ = std::make_unique<MixedPrecisionWeights>(trained, precision_);
   model.set_activation_precision(precision_);

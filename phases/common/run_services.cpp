@@ -61,6 +61,18 @@ RunServices::RunServices(const RunConfig& cfg, const TrainRanks& ranks, Backend&
   }
 }
 
+CheckpointState state_on_host(Backend& be, const CheckpointState& state) {
+  CheckpointState out = state;
+  for (auto* list : {&out.model, &out.optim_m, &out.optim_v, &out.phase})
+    for (ShardedTensor& t : *list) {
+      if (!t.local.defined() || t.local.on_host()) continue;
+      Tensor host = Tensor::empty(t.local.shape(), t.local.dtype());
+      be.copy(host, t.local);
+      t.local = host;
+    }
+  return out;
+}
+
 void RunServices::print(const std::string& line) const {
   if (!ranks_.main()) return;
   std::printf("%s\n", line.c_str());
@@ -73,8 +85,9 @@ void RunServices::write_metrics(const nlohmann::json& line) {
 
 int RunServices::agreed_stop_signal() { return max_over_world(ranks_, be_, stop_requested()); }
 
-double RunServices::save(const CheckpointState& state, std::int64_t global_step, int stop_signal, bool now) {
+double RunServices::save(const CheckpointState& device_state, std::int64_t global_step, int stop_signal, bool now) {
   const auto t0 = Clock::now();
+  const CheckpointState state = state_on_host(be_, device_state);
   if (stop_signal != 0) {
     writer_.wait();
     // The checkpoint a signal asks for has its own deadline: a peer may be

@@ -20,6 +20,11 @@
 
 namespace pouch {
 
+// `state` with every device tensor copied to the host (one host sync each;
+// checkpoint files are written from host memory). Host tensors are shared,
+// not copied, so on the CPU backend this costs nothing.
+CheckpointState state_on_host(Backend& be, const CheckpointState& state);
+
 class RunServices {
  public:
   // `resumed_step` > 0: metrics of later steps (redone after the resume) are dropped.

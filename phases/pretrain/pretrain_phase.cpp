@@ -106,7 +106,8 @@ PhaseOutcome PretrainPhase::run(std::int64_t first_step) {
              precision_name(precision_.precision()),
              precision_.precision() == Precision::FP16 ? fmt::format(", dynamic loss scale {}", precision_.loss_scale())
                                                        : "");
-  const Tensor x = be.empty({B_local, T}, DType::I32), y = be.empty({B_local, T}, DType::I32);
+  // Host buffers: the sampler writes them, GPT::forward copies them to the device.
+  const Tensor x = Tensor::empty({B_local, T}, DType::I32), y = Tensor::empty({B_local, T}, DType::I32);
   if (ctx_.eval_every() > 0 && first_step == 0)
     ctx_.services.print(format_eval(ctx_.record_eval(ctx_.step_offset, x, y)));
 

@@ -52,6 +52,11 @@ struct CheckpointConfig {
   double signal_timeout_s = 120.0;  // deadline of the checkpoint a signal asks for
 };
 
+// [runtime]: where the model runs.
+struct RuntimeConfig {
+  std::string device = "auto";  // auto | cpu | sim | cuda (runtime/device_setting.h)
+};
+
 struct RunConfig {
   GPTConfig model;
   TrainConfig train;
@@ -60,6 +65,7 @@ struct RunConfig {
   LogConfig log;
   ParallelConfig parallel;
   CheckpointConfig checkpoint;
+  RuntimeConfig runtime;
   std::vector<PhaseConfig> phases;  // [phase.N] in order; empty = one pretrain phase of train.steps
 };
 

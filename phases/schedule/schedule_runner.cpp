@@ -290,7 +290,7 @@ TrainReport train(const RunConfig& cfg, const std::string& config_ini, Backend& 
   if (!services.last_checkpoint().empty()) report.last_checkpoint = services.last_checkpoint();
   if (report.stopped_by_signal == 0) {
     // Every rank of a tensor-parallel group takes part in gathering the full tensors.
-    const auto full = model.named_values();
+    const auto full = model.on_host(model.named_values());
     if (ranks.main()) save_weights_file(report.weights_path, model.config(), full, data.tokenizer.get(), config_ini);
   }
   report.seconds = seconds_since(t_start);

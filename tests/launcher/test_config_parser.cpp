@@ -261,7 +261,7 @@ TEST(ConfigParser, ToIniRoundTrips) {
 
 TEST(ConfigParser, KeyTableCoversEveryKey) {
   const auto& keys = config_keys();
-  EXPECT_EQ(keys.size(), 45u);
+  EXPECT_EQ(keys.size(), 46u);
   std::string text = describe_config_keys();
   for (const auto& key : keys) {
     EXPECT_FALSE(key.help.empty()) << key.name;
@@ -273,6 +273,21 @@ TEST(ConfigParser, KeyTableCoversEveryKey) {
     if (key.builtin_value != key.default_value) {
       EXPECT_TRUE(contains(text, fmt::format("r1-tiny {}", key.builtin_value))) << key.name;
     }
+  }
+}
+
+TEST(ConfigParser, RuntimeDeviceTakesTheKnownDevicesOnly) {
+  EXPECT_EQ(parse_run_config({}, {}).runtime.device, "auto");
+  for (const char* d : {"auto", "cpu", "sim"})
+    EXPECT_EQ(parse_run_config({}, {fmt::format("--runtime.device={}", d)}).runtime.device, d);
+  const ConfigText bad{"d.ini", "[runtime]\ndevice = gpu\n"};
+  try {
+    parse_run_config({bad}, {});
+    FAIL() << "device = gpu was accepted";
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "runtime.device = gpu")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "d.ini:2")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "auto, cpu, sim or cuda")) << e.what();
   }
 }
 
