@@ -19,6 +19,8 @@ pouch=$(realpath "$1")
 out=$(realpath -m "${2:-$(mktemp -d)}")
 mkdir -p "$out"
 cd "$out"
+# The servers, load clients and droppers of an arm end with the script, however it ends.
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 PRE_STEPS=${PRE_STEPS:-300} NEW_KB=${NEW_KB:-240} CLIENTS=${CLIENTS:-4}
 py=/usr/bin/python3
 
