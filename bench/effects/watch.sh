@@ -133,7 +133,8 @@ versions = set()
 lock = threading.Lock()
 def client(i):
     global ok, failed
-    while not os.path.exists(f"{name}/stop-load"):
+    streak = 0  # failures in a row: a server that is gone ends the client
+    while not os.path.exists(f"{name}/stop-load") and streak < 50:
         body = json.dumps({"prompt": "def ", "max_tokens": 16, "temperature": 0.8, "seed": i}).encode()
         req = urllib.request.Request(f"http://127.0.0.1:{port}/generate", body, {"Content-Type": "application/json"})
         try:
@@ -142,7 +143,9 @@ def client(i):
             with lock:
                 ok += 1
                 versions.add(v)
+            streak = 0
         except Exception as e:
+            streak += 1
             with lock:
                 failed += 1
             print(f"request failed: {e}", file=sys.stderr)
