@@ -116,6 +116,21 @@ Reduced reduced_inputs(Rng& rng, const Shard& s, const std::vector<float>& logit
   return r;
 }
 
+// One shard's logits and targets with the other shards' reductions of them:
+// the inputs of the vocab-parallel stats and finish steps, drawn in that order.
+struct ShardInputs {
+  std::vector<float> logits;
+  std::vector<std::int32_t> targets;
+  Reduced reduced;
+};
+
+ShardInputs shard_inputs(std::uint32_t seed, const Shard& s) {
+  Rng rng(seed);
+  ShardInputs in{shard_logits(rng, s), shard_targets(rng, s), {}};
+  in.reduced = reduced_inputs(rng, s, in.logits, in.targets);
+  return in;
+}
+
 void add_vp_max(std::vector<OpCase>& cases, Shard s) {
   cases.push_back({"vocab_parallel_ce_max", shard_name(s), Precision::F32, [=](std::uint32_t seed) {
                      Rng rng(seed);
@@ -136,15 +151,7 @@ void add_vp_max(std::vector<OpCase>& cases, Shard s) {
 void add_vp_stats(std::vector<OpCase>& cases, Shard s) {
   cases.push_back(
       {"vocab_parallel_ce_stats", shard_name(s), Precision::F32, [=](std::uint32_t seed) {
-         struct In {
-           std::vector<float> logits;
-           std::vector<std::int32_t> targets;
-           Reduced reduced;
-         };
-         Rng rng(seed);
-         In in{shard_logits(rng, s), shard_targets(rng, s), {}};
-         in.reduced = reduced_inputs(rng, s, in.logits, in.targets);
-         auto sh = share(std::move(in));
+         auto sh = share(shard_inputs(seed, s));
          Problem p;
          p.run = [=](Backend& be) {
            Tensor stats = poisoned(be, {2, s.N});
@@ -166,15 +173,7 @@ void add_vp_finish(std::vector<OpCase>& cases, Shard s, CeOutputs o, float grad_
   cases.push_back({"vocab_parallel_ce_finish",
                    fmt::format("{} grad_scale={} {}", shard_name(s), grad_scale, kOutputs[static_cast<int>(o)]),
                    Precision::F32, [=](std::uint32_t seed) {
-                     struct In {
-                       std::vector<float> logits;
-                       std::vector<std::int32_t> targets;
-                       Reduced reduced;
-                     };
-                     Rng rng(seed);
-                     In in{shard_logits(rng, s), shard_targets(rng, s), {}};
-                     in.reduced = reduced_inputs(rng, s, in.logits, in.targets);
-                     auto sh = share(std::move(in));
+                     auto sh = share(shard_inputs(seed, s));
                      Problem p;
                      p.run = [=](Backend& be) {
                        Tensor logits = upload(be, sh->logits, {s.N, s.V});
