@@ -14,6 +14,7 @@
 #include "checkpoint/serving_versions.h"
 #include "launcher/command_line.h"
 #include "launcher/commands.h"
+#include "runtime/device_setting.h"
 #include "runtime/error.h"
 #include "runtime/log.h"
 #include "serve/http_server.h"
@@ -39,7 +40,8 @@ together (continuous batching, up to --max-batch at once).
   POST /generate {"prompt": "Q: 3+4=", "max_tokens": 64, "temperature": 0,
                   "top_k": 0, "top_p": 1, "seed": 7}
        -> {"text": "...", "version": N, "tokens": n}
-  GET  /health   -> {"status": "ok"|"waiting", "version": N, "model": path}
+  GET  /health   -> {"status": "ok"|"waiting", "version": N, "model": path,
+                     "device": "cpu"|"sim"|"cuda"}
 
 Listens on loopback (127.0.0.1) unless --host says otherwise. SIGINT or
 SIGTERM stops it. See docs/user-guide.md, "Serving".
@@ -88,7 +90,9 @@ int run_serve_command(const std::vector<std::string>& args) {
       "io-timeout-ms", po::value<std::int64_t>()->default_value(10000),
       "a request must arrive (and a response be taken) within this; else 408 and close")(
       "idle-timeout-ms", po::value<std::int64_t>()->default_value(30000),
-      "a keep-alive connection idle this long between requests is closed");
+      "a keep-alive connection idle this long between requests is closed")(
+      "device", po::value<std::string>()->default_value("auto"),
+      "where the model runs: auto, cpu, sim or cuda (as [runtime] device); each version gets a backend of its own");
   const po::variables_map vm = parse_options(args, opts);
   if (vm.count("help")) {
     std::cout << opts;
@@ -101,6 +105,7 @@ int run_serve_command(const std::vector<std::string>& args) {
   const std::int64_t max_body = vm["max-body-bytes"].as<std::int64_t>();
   if (max_body < 1) fail("--max-body-bytes must be >= 1 (got {})", max_body);
 
+  const Device device = resolve_device(vm["device"].as<std::string>(), "--device");
   ServeOptions options;
   options.host = vm["host"].as<std::string>();
   options.port = vm["port"].as<int>();
@@ -116,12 +121,12 @@ int run_serve_command(const std::vector<std::string>& args) {
   if (vm.count("weights")) {
     options.source = vm["weights"].as<std::string>();
     options.watching = false;
-    slot.install(ServingModel::load(options.source, 0));  // a bad file is an error at start
+    slot.install(ServingModel::load(options.source, 0, device));  // a bad file is an error at start
   } else {
     const std::string run_dir = vm["watch"].as<std::string>();
     options.source = serving_dir(run_dir);
     watcher = std::make_unique<ModelWatcher>(options.source, slot, std::chrono::milliseconds(poll_ms),
-                                             (std::filesystem::path(run_dir) / "model.h5").string());
+                                             (std::filesystem::path(run_dir) / "model.h5").string(), device);
     // Fail now, not in the log, when LATEST is already there but malformed.
     read_latest_serving_version(options.source);
   }

@@ -204,8 +204,8 @@ class Backend {
 // The backend for a device. local_rank is the process's rank among the ranks
 // of its node (ParallelContext::local_rank, the MPI shared-memory split):
 // it picks the GPU on CUDA, never rank % gpus; the CPU and sim backends
-// ignore it. Defined in runtime/backend_registry.cpp, the only file with
-// #ifdef POUCH_CUDA.
+// ignore it. Defined in runtime/backend_registry.cpp, the only file of
+// runtime/ that may branch on POUCH_CUDA (house.device_guards checks it).
 std::unique_ptr<Backend> make_backend(Device device, int local_rank = 0);
 
 // Whether this build has the CUDA backend and how many devices it sees; when

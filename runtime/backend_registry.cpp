@@ -1,5 +1,6 @@
 // make_backend: the one place that knows which backends this build has. Every
-// #ifdef POUCH_CUDA of the project belongs here and nowhere else.
+// #ifdef POUCH_CUDA of runtime/ belongs here and nowhere else: one registry
+// file per layer (house.device_guards, tests/house/check_device_guards.py).
 #include <memory>
 
 #include "runtime/backend.h"

@@ -171,6 +171,7 @@ struct HttpServer::Impl {
     json body{{"status", model ? "ok" : "waiting"},
               {"version", model ? json(model->version()) : json(nullptr)},
               {"model", model ? json(model->path()) : json(nullptr)},
+              {"device", model ? json(std::string(device_name(model->device()))) : json(nullptr)},
               {options.watching ? "watching" : "weights", options.source},
               {"queue", batcher.in_line()}};
     return {200, json_text(body), model ? model->version() : -1};

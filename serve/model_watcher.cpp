@@ -9,11 +9,12 @@
 namespace pouch {
 
 ModelWatcher::ModelWatcher(std::string serve_dir, ModelSlot& slot, std::chrono::milliseconds poll_interval,
-                           std::string fallback_file)
+                           std::string fallback_file, Device device)
     : serve_dir_(std::move(serve_dir)),
       slot_(slot),
       poll_interval_(poll_interval),
-      fallback_file_(std::move(fallback_file)) {}
+      fallback_file_(std::move(fallback_file)),
+      device_(device) {}
 
 ModelWatcher::~ModelWatcher() { stop(); }
 
@@ -35,7 +36,7 @@ bool ModelWatcher::poll_once() {
   const auto start = std::chrono::steady_clock::now();
   std::shared_ptr<const ServingModel> next;
   try {
-    next = ServingModel::load(latest->path, latest->version);
+    next = ServingModel::load(latest->path, latest->version, device_);
   } catch (const std::exception& e) {
     // Not remembered when the file is gone: the publisher pruned it after
     // this read of LATEST, and LATEST already names a newer one.
@@ -57,7 +58,7 @@ bool ModelWatcher::load_fallback() {
   const auto mtime = std::filesystem::last_write_time(fallback_file_, ec);
   if (ec || failed_fallback_time_ == mtime) return false;
   try {
-    slot_.install(ServingModel::load(fallback_file_, 0));
+    slot_.install(ServingModel::load(fallback_file_, 0, device_));
   } catch (const std::exception& e) {
     failed_fallback_time_ = mtime;
     log_warn("serve: cannot load {} ({}); waiting for it to change or for a version to be published to {}",

@@ -19,15 +19,17 @@
 #include <string>
 #include <thread>
 
+#include "runtime/dtype.h"
 #include "serve/model_slot.h"
 
 namespace pouch {
 
 class ModelWatcher {
  public:
-  // fallback_file: empty for none.
+  // fallback_file: empty for none. Every version is loaded onto a backend
+  // of its own for `device`.
   ModelWatcher(std::string serve_dir, ModelSlot& slot, std::chrono::milliseconds poll_interval,
-               std::string fallback_file = {});
+               std::string fallback_file = {}, Device device = Device::CPU);
   ~ModelWatcher();  // stop()s
   ModelWatcher(const ModelWatcher&) = delete;
   ModelWatcher& operator=(const ModelWatcher&) = delete;
@@ -56,6 +58,7 @@ class ModelWatcher {
   std::optional<std::int64_t> failed_version_;
   std::string last_latest_error_;
   std::string fallback_file_;
+  Device device_;
   // The modification time of a fallback that failed to load: retried only
   // once the file changes (training may still be writing it).
   std::optional<std::filesystem::file_time_type> failed_fallback_time_;

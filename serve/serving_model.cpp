@@ -5,8 +5,8 @@
 
 namespace pouch {
 
-std::shared_ptr<const ServingModel> ServingModel::load(const std::string& path, std::int64_t version) {
-  auto backend = make_backend(Device::CPU);
+std::shared_ptr<const ServingModel> ServingModel::load(const std::string& path, std::int64_t version, Device device) {
+  auto backend = make_backend(device);
   LoadedModel loaded = load_model_file(path, *backend);
   if (!loaded.tokenizer)
     fail(

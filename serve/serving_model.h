@@ -20,10 +20,12 @@ namespace pouch {
 
 class ServingModel {
  public:
-  // Loads `path` completely (every tensor, the tokenizer) on the CPU backend.
-  // Throws pouch::Error naming the file when it is unreadable, damaged or
-  // carries no tokenizer. `version` is what the responses report.
-  static std::shared_ptr<const ServingModel> load(const std::string& path, std::int64_t version);
+  // Loads `path` completely (every tensor, the tokenizer) onto a new backend
+  // for `device` (make_backend). Throws pouch::Error naming the file when it
+  // is unreadable, damaged or carries no tokenizer. `version` is what the
+  // responses report.
+  static std::shared_ptr<const ServingModel> load(const std::string& path, std::int64_t version,
+                                                  Device device = Device::CPU);
   // A model already in memory (benchmarks and tests swap these in without a
   // file); `backend` must be the one `model` was built on.
   static std::shared_ptr<const ServingModel> adopt(std::unique_ptr<Backend> backend, std::unique_ptr<GPT> model,
@@ -34,6 +36,7 @@ class ServingModel {
   const std::string& path() const { return path_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const GPTConfig& config() const { return model_->config(); }
+  Device device() const { return backend_->device(); }
 
   // Generation options for this model: the sampler limited to the ids its
   // tokenizer decodes, stopping at its end-of-text token unless ignore_eos

@@ -208,6 +208,39 @@ class FormatCheck(TreeTest):
         self.assertNotIn("build/gen.cpp", out)
 
 
+class DeviceGuardsCheck(TreeTest):
+    def check(self):
+        return run(sys.executable, os.path.join(HERE, "check_device_guards.py"), self.root)
+
+    def plant_clean_tree(self):
+        self.write("runtime/backend_registry.cpp", "#ifdef POUCH_CUDA\n#include \"runtime/cuda/cuda_backend.h\"\n#endif\n")
+        self.write("parallel/communicator_registry.cpp", "#if defined(POUCH_NCCL) && POUCH_CUDA\n#endif\n")
+        self.write("runtime/cuda/attention.cu", "#if __CUDA_ARCH__ >= 900\n#endif\n")
+        self.write("model/gpt.cpp", "// POUCH_CUDA in a comment is fine\n#include <vector>\n")
+
+    def test_clean_tree_passes(self):
+        self.plant_clean_tree()
+        rc, out = self.check()
+        self.assertEqual(rc, 0, out)
+
+    def test_branch_outside_a_registry_names_file_line(self):
+        self.plant_clean_tree()
+        self.write("model/gpt.cpp", "#include <vector>\n  #  ifdef POUCH_CUDA_SYNC\n#endif\n")
+        self.write("parallel/nccl_communicator.h", "#pragma once\n#ifndef POUCH_NCCL\n#endif\n")
+        rc, out = self.check()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("model/gpt.cpp:2:", out)
+        self.assertIn("parallel/nccl_communicator.h:2:", out)
+        self.assertIn("2 problem(s)", out)
+
+    def test_two_registries_in_one_layer_fail(self):
+        self.plant_clean_tree()
+        self.write("runtime/stream_registry.cpp", "#elif POUCH_CUDNN\n")
+        rc, out = self.check()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("runtime/: 2 registry files", out)
+
+
 class OracleGate(unittest.TestCase):
     """cli_order_oracle.py without torch: skipped (77) locally, failed (1) in CI."""
 

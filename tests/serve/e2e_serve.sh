@@ -2,7 +2,8 @@
 # pouch serve end to end: a server watching a run directory waits, picks up a
 # version published by hand with the LATEST protocol (tmp + rename), answers
 # /generate, refuses bad requests, and stops on SIGTERM; then --weights mode
-# and SIGINT. Every wait is bounded.  usage: e2e_serve.sh POUCH
+# and SIGINT, on the simulated device, which must sample the same text as
+# the CPU. Every wait is bounded.  usage: e2e_serve.sh POUCH
 set -euo pipefail
 pouch=$1
 py=/usr/bin/python3
@@ -41,7 +42,7 @@ grep -q -- "--watch RUN_DIR" none.log
 test -s run/model.h5
 
 port=$(free_port)
-"$pouch" serve --watch run --port "$port" --poll-ms 50 > serve.log 2>&1 &
+"$pouch" serve --watch run --port "$port" --poll-ms 50 --device cpu > serve.log 2>&1 &
 server_pid=$!
 
 timeout 60 $py - "$port" "$dir" <<'PY'
@@ -90,11 +91,16 @@ for _ in range(200):
     time.sleep(0.05)
 else:
     sys.exit(f"FAIL: version 1 was not picked up: {health}")
-assert health["status"] == "ok" and health["model"].endswith("v-000001.h5"), health
+assert health["status"] == "ok" and health["model"].endswith("v-000001.h5") and health["device"] == "cpu", health
 
-status, body = call("POST", "/generate", {"prompt": "Q: 3+4=", "max_tokens": 8})
-assert status == 200 and body["version"] == 1 and 0 <= body["tokens"] <= 8, (status, body)
+# Sampled (seeded), so that the text depends on every logit: the sim server
+# below must give the same.
+status, body = call("POST", "/generate",
+                    {"prompt": "Q: 3+4=", "max_tokens": 12, "temperature": 1.0, "seed": 7, "ignore_eos": True})
+assert status == 200 and body["version"] == 1 and body["tokens"] == 12, (status, body)
 print("generated:", repr(body["text"]))
+with open(os.path.join(root, "cpu_text.json"), "w") as f:
+    json.dump(body["text"], f)
 assert call("GET", "/nowhere")[0] == 404
 assert call("GET", "/generate")[0] == 405
 assert call("POST", "/generate", b"{oops")[0] == 400
@@ -106,13 +112,15 @@ stop_server TERM
 grep -q "SIGTERM received, stopping" serve.log
 grep -q "POST /generate 200 version 1" serve.log
 
-# One fixed file, stopped with SIGINT.
+# One fixed file on the simulated device (delays on), stopped with SIGINT: the
+# same weights and seed give the CPU's sampled text.
 port=$(free_port)
-"$pouch" serve --weights run/model.h5 --port "$port" > serve.log 2>&1 &
+POUCH_SIM_DELAY_US=0:20 "$pouch" serve --weights run/model.h5 --port "$port" --device sim > serve.log 2>&1 &
 server_pid=$!
-timeout 60 $py - "$port" <<'PY'
+timeout 60 $py - "$port" cpu_text.json <<'PY'
 import json, sys, time, urllib.request
 base = f"http://127.0.0.1:{sys.argv[1]}"
+cpu_text = json.load(open(sys.argv[2]))
 for _ in range(200):
     try:
         with urllib.request.urlopen(base + "/health", timeout=20) as r:
@@ -122,13 +130,15 @@ for _ in range(200):
         time.sleep(0.05)
 else:
     sys.exit("FAIL: the server never answered /health")
-assert health["status"] == "ok" and health["version"] == 0, health
-req = urllib.request.Request(base + "/generate", data=json.dumps({"prompt": "Q: 1+1=", "max_tokens": 4}).encode(),
+assert health["status"] == "ok" and health["version"] == 0 and health["device"] == "sim", health
+request = {"prompt": "Q: 3+4=", "max_tokens": 12, "temperature": 1.0, "seed": 7, "ignore_eos": True}
+req = urllib.request.Request(base + "/generate", data=json.dumps(request).encode(),
                              method="POST")
 with urllib.request.urlopen(req, timeout=20) as r:
     body = json.loads(r.read())
-assert body["version"] == 0 and body["tokens"] <= 4, body
-print("weights mode ok")
+assert body["version"] == 0 and body["tokens"] == 12, body
+assert body["text"] == cpu_text, f"sim generated {body['text']!r}, cpu {cpu_text!r}"
+print("weights mode on sim ok:", repr(body["text"]))
 PY
 stop_server INT
 
