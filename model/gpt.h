@@ -88,8 +88,8 @@ class GPT {
   // stream between blocks (the embedding output and every block's output,
   // what a GPU keeps in 16 bits and what recompute keeps) is rounded to `p`
   // as it is written, in forward, in recompute and in decode_step. FP32 (the
-  // default) changes nothing.
-  // Not FP32 is emulated by a host loop: CPU backend only (pouch::Error otherwise).
+  // default) changes nothing. The rounding is Backend::round_to_precision,
+  // on the compute stream.
   void set_activation_precision(Precision p);
   Precision activation_precision() const { return act_precision_; }
   // The residual stream of the last forward: i < L is block i's input, i = L
@@ -229,7 +229,7 @@ class GPT {
   void decode_rows(const Tensor& tokens, std::span<const std::int64_t> positions, std::span<const LayerKV> kv,
                    const Tensor& logits);
   void store_activation(const Tensor& t) const {
-    if (act_precision_ != Precision::FP32) round_to_precision(act_precision_, t.f32(), t.numel());
+    if (act_precision_ != Precision::FP32) be_.round_to_precision(t, t, act_precision_);
   }
 
   // One adapter and the projection it belongs to.

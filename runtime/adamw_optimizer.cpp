@@ -32,7 +32,11 @@ OptimizerStepStats AdamWOptimizer::step(float lr, double grad_norm_in) {
   for (auto& p : params_) {
     hp.weight_decay = p.decay ? cfg_.weight_decay : 0.0f;
     hp.lr = lr * p.lr_scale;
-    be_.adamw_update(p.value, p.grad, m_.view(p.offset, p.shape), v_.view(p.offset, p.shape), hp);
+    // The store's values, not p.value: under mixed precision p.value is the
+    // 16-bit working copy and the store holds the fp32 masters
+    // (runtime/mixed_precision_weights.h); otherwise they are the same.
+    be_.adamw_update(params_.values().view(p.offset, p.shape), p.grad, m_.view(p.offset, p.shape),
+                     v_.view(p.offset, p.shape), hp);
   }
   return stats;
 }

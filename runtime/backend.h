@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "runtime/device_event.h"
+#include "runtime/precision.h"
 #include "runtime/tensor.h"
 
 namespace pouch {
@@ -135,6 +136,20 @@ class Backend {
   virtual void scale(const Tensor& x, float s) = 0;
   // Row-wise softmax: out[N,V] = softmax(x[N,V] / temperature). out may alias x.
   virtual void softmax_forward(const Tensor& out, const Tensor& x, float temperature = 1.0f) = 0;
+
+  // ---- mixed precision (runtime/precision.h, runtime/mixed_precision_weights.h) ----
+  // out[n] (f32) = widen(narrow_p(x[n])): x rounded to bf16/fp16, to nearest
+  // even, and held in f32. How activations and working weights are "stored in
+  // 16 bits" where the kernels compute in f32. out may alias x; FP32: out = x.
+  virtual void round_to_precision(const Tensor& out, const Tensor& x, Precision p) = 0;
+  // out = x in another float format, same numel: f32 -> bf16 or f16 (round
+  // to nearest even, NaN kept quiet, overflow to inf), bf16/f16 -> f32 (exact).
+  virtual void cast(const Tensor& out, const Tensor& x) = 0;
+  // grads[n] *= inv_scale (no multiply when inv_scale == 1), and found[1]
+  // (i32, "=") = 1 when an element of the result is inf or NaN, else 0: the
+  // fp16 overflow check of a loss-scaled step. found stays on the device;
+  // reading it is the caller's one host sync.
+  virtual void unscale_and_check(const Tensor& grads, float inv_scale, const Tensor& found) = 0;
 
   // ---- embeddings ----
   // out[N,C] (= or += when accumulate) table[ids[n] - vocab_start] for ids inside

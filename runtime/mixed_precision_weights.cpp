@@ -1,62 +1,41 @@
 #include "runtime/mixed_precision_weights.h"
 
-#include <bit>
-
-#include "runtime/cpu/simd.h"
+#include "runtime/error.h"
 
 namespace pouch {
 
-MixedPrecisionWeights::MixedPrecisionWeights(ParameterStore& params, Precision precision)
-    : params_(params), precision_(precision) {
+MixedPrecisionWeights::MixedPrecisionWeights(Backend& backend, ParameterStore& params, Precision precision)
+    : be_(backend), params_(params), precision_(precision) {
   POUCH_CHECK(params.allocated(), "mixed-precision weights built before the parameters were allocated");
-  POUCH_CHECK(params.values().device() == Device::CPU, "mixed-precision weights are CPU-only");
-  if (precision_ == Precision::FP32) {
-    master_ = params.values();
-    return;
-  }
-  master_ = params.values().clone();
-  storage_ = Tensor::empty(params.values().shape(), DType::U16);
+  POUCH_CHECK(params.values().device() == backend.device(),
+              "mixed-precision weights: the store is on {}, the backend {}", device_name(params.values().device()),
+              backend.name());
+  if (precision_ == Precision::FP32) return;
+  working_ = be_.empty(params.values().shape());
+  found_ = be_.empty({1}, DType::I32);
+  found_host_ = Tensor::empty({1}, DType::I32);
   refresh_working_copy();
+  bind_values(working_);
+}
+
+MixedPrecisionWeights::~MixedPrecisionWeights() {
+  if (working_.defined()) bind_values(params_.values());
+}
+
+void MixedPrecisionWeights::bind_values(const Tensor& flat) {
+  for (Parameter& p : params_) p.value = flat.view(p.offset, p.shape);
 }
 
 void MixedPrecisionWeights::refresh_working_copy() {
   if (precision_ == Precision::FP32) return;
-  POUCH_CHECK(!in_update_, "refresh_working_copy() between begin_master_update() and end_master_update()");
-  const std::int64_t n = master_.numel();
-  auto* bits = storage_.data<std::uint16_t>();
-  narrow(precision_, master_.f32(), bits, n);
-  widen(precision_, bits, params_.values().f32(), n);
+  be_.round_to_precision(working_, params_.values(), precision_);
 }
 
 bool MixedPrecisionWeights::unscale_and_check(float inv_scale) {
   if (precision_ == Precision::FP32) return false;
-  float* g = params_.grads().f32();
-  const std::int64_t n = params_.grads().numel();
-  if (inv_scale == 1.0f) return !all_finite(g, n);
-  // One pass: scale, then test the exponent bits of the result (inf/NaN in,
-  // inf/NaN out; what the optimizer would read is what is tested).
-  std::uint32_t bad = 0;
-#pragma omp parallel for schedule(static) reduction(| : bad) if (n >= cpu::kParallelMinWork)
-  for (std::int64_t i = 0; i < n; ++i) {
-    g[i] *= inv_scale;
-    bad |= static_cast<std::uint32_t>((std::bit_cast<std::uint32_t>(g[i]) & 0x7F800000u) == 0x7F800000u);
-  }
-  return bad != 0;
-}
-
-void MixedPrecisionWeights::begin_master_update() {
-  if (precision_ == Precision::FP32) return;
-  POUCH_CHECK(!in_update_, "begin_master_update() twice");
-  params_.values().copy_from(master_);
-  in_update_ = true;
-}
-
-void MixedPrecisionWeights::end_master_update() {
-  if (precision_ == Precision::FP32) return;
-  POUCH_CHECK(in_update_, "end_master_update() without begin_master_update()");
-  master_.copy_from(params_.values());
-  in_update_ = false;
-  refresh_working_copy();
+  be_.unscale_and_check(params_.grads(), inv_scale, found_);
+  be_.copy(found_host_, found_);  // the flag decides on the host whether to step: one sync
+  return found_host_.i32()[0] != 0;
 }
 
 }  // namespace pouch

@@ -129,4 +129,15 @@ bool all_finite(const float* data, std::int64_t n) {
   return bad == 0;
 }
 
+bool unscale_and_find_nonfinite(float* data, std::int64_t n, float inv_scale) {
+  if (inv_scale == 1.0f) return !all_finite(data, n);
+  std::uint32_t bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if (n >= cpu::kParallelMinWork)
+  for (std::int64_t i = 0; i < n; ++i) {
+    data[i] *= inv_scale;
+    bad |= static_cast<std::uint32_t>((std::bit_cast<std::uint32_t>(data[i]) & 0x7F800000u) == 0x7F800000u);
+  }
+  return bad != 0;
+}
+
 }  // namespace pouch

@@ -50,4 +50,9 @@ void round_to_precision(Precision p, float* data, std::int64_t n);
 // True when no element is inf or NaN (an fp16 overflow check).
 bool all_finite(const float* data, std::int64_t n);
 
+// data *= inv_scale, testing each result for inf/NaN in the same pass (what
+// the optimizer would read is what is tested); with inv_scale == 1 only the
+// test runs. Returns true when an element is not finite.
+bool unscale_and_find_nonfinite(float* data, std::int64_t n, float inv_scale);
+
 }  // namespace pouch

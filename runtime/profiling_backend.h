@@ -86,6 +86,15 @@ class ProfilingBackend final : public Backend {
   void softmax_forward(const Tensor& out, const Tensor& x, float temperature) override {
     timed("softmax_forward", [&] { inner_.softmax_forward(out, x, temperature); });
   }
+  void round_to_precision(const Tensor& out, const Tensor& x, Precision p) override {
+    timed("round_to_precision", [&] { inner_.round_to_precision(out, x, p); });
+  }
+  void cast(const Tensor& out, const Tensor& x) override {
+    timed("cast", [&] { inner_.cast(out, x); });
+  }
+  void unscale_and_check(const Tensor& grads, float inv_scale, const Tensor& found) override {
+    timed("unscale_and_check", [&] { inner_.unscale_and_check(grads, inv_scale, found); });
+  }
   void embedding_forward(const Tensor& out, const Tensor& ids, const Tensor& table, long vocab_start,
                          bool accumulate) override {
     timed("embedding_forward", [&] { inner_.embedding_forward(out, ids, table, vocab_start, accumulate); });

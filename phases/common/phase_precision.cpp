@@ -34,21 +34,13 @@ PhasePrecision::~PhasePrecision() {
 
 void PhasePrecision::begin(GPT& model, ParameterStore& trained) {
   if (!mixed()) return;
-  if (trained.values().device() != Device::CPU)
-    fail(
-        "phase precision {}: mixed precision narrows, widens and unscales the weights on the host, which the {} device "
-        "cannot do yet; use precision = fp32 for this phase or runtime.device = cpu",
-        precision_name(precision_), model.backend().name());
   model_ = &model;
-  weights_ = std::make_unique<MixedPrecisionWeights>(trained, precision_);
+  weights_ = std::make_unique<MixedPrecisionWeights>(model.backend(), trained, precision_);
   model.set_activation_precision(precision_);
 }
 
 void PhasePrecision::finish() {
-  if (weights_) {
-    weights_->begin_master_update();  // the store's values := the masters
-    weights_.reset();
-  }
+  weights_.reset();  // the parameters point at the masters again
   if (model_) model_->set_activation_precision(Precision::FP32);
   model_ = nullptr;
 }
@@ -66,9 +58,8 @@ bool PhasePrecision::apply_update(const TrainRanks& ranks, Backend& be, std::int
              scaler_.scale());
     return false;
   }
-  weights_->begin_master_update();
-  update();
-  weights_->end_master_update();
+  update();  // AdamW steps the store's values: the masters
+  weights_->refresh_working_copy();
   return true;
 }
 

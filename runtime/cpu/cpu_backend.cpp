@@ -217,6 +217,42 @@ void CpuBackend::softmax_forward(const Tensor& out, const Tensor& x, float tempe
   cpu::softmax_forward(out.f32(), x.f32(), mx.rows, mx.cols, temperature);
 }
 
+void CpuBackend::round_to_precision(const Tensor& out, const Tensor& x, Precision p) {
+  constexpr const char* op = "round_to_precision";
+  require(out, op, "out");
+  require(x, op, "x");
+  require_numel(out, x.numel(), op, "out", x, "x");
+  if (out.f32() != x.f32()) out.copy_from(x);
+  pouch::round_to_precision(p, out.f32(), out.numel());
+}
+
+void CpuBackend::cast(const Tensor& out, const Tensor& x) {
+  constexpr const char* op = "cast";
+  POUCH_CHECK(out.defined() && x.defined(), "{}: out and x must be defined", op);
+  POUCH_CHECK(out.device() == Device::CPU && x.device() == Device::CPU,
+              "{}: out is on {} and x on {}, expected the CPU", op, device_name(out.device()), device_name(x.device()));
+  require_numel(out, x.numel(), op, "out", x, "x");
+  const auto half = [](DType t) {
+    return t == DType::BF16 ? Precision::BF16 : t == DType::F16 ? Precision::FP16 : Precision::FP32;
+  };
+  const Precision to = half(out.dtype()), from = half(x.dtype());
+  if (x.dtype() == DType::F32 && to != Precision::FP32) {
+    narrow(to, x.f32(), static_cast<std::uint16_t*>(out.raw()), x.numel());
+  } else if (out.dtype() == DType::F32 && from != Precision::FP32) {
+    widen(from, static_cast<const std::uint16_t*>(x.raw()), out.f32(), x.numel());
+  } else {
+    fail("{}: {} -> {} is not a cast between f32 and bf16/f16", op, dtype_name(x.dtype()), dtype_name(out.dtype()));
+  }
+}
+
+void CpuBackend::unscale_and_check(const Tensor& grads, float inv_scale, const Tensor& found) {
+  constexpr const char* op = "unscale_and_check";
+  require(grads, op, "grads");
+  require(found, op, "found", DType::I32);
+  POUCH_CHECK(found.numel() == 1, "{}: found {} must hold one element", op, shape_str(found.shape()));
+  found.i32()[0] = unscale_and_find_nonfinite(grads.f32(), grads.numel(), inv_scale) ? 1 : 0;
+}
+
 void CpuBackend::embedding_forward(const Tensor& out, const Tensor& ids, const Tensor& table, long vocab_start,
                                    bool accumulate) {
   constexpr const char* op = "embedding_forward";

@@ -46,6 +46,10 @@ class CpuBackend final : public Backend {
   void scale(const Tensor& x, float s) override;
   void softmax_forward(const Tensor& out, const Tensor& x, float temperature = 1.0f) override;
 
+  void round_to_precision(const Tensor& out, const Tensor& x, Precision p) override;
+  void cast(const Tensor& out, const Tensor& x) override;
+  void unscale_and_check(const Tensor& grads, float inv_scale, const Tensor& found) override;
+
   void embedding_forward(const Tensor& out, const Tensor& ids, const Tensor& table, long vocab_start,
                          bool accumulate) override;
   void embedding_backward(const Tensor& dtable, const Tensor& dout, const Tensor& ids, long vocab_start) override;

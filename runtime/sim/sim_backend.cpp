@@ -64,6 +64,21 @@ void SimBackend::softmax_forward(T out, T x, float temperature) {
       "softmax_forward", [this, temperature](T o, T xx) { cpu_.softmax_forward(o, xx, temperature); }, out, x);
 }
 
+void SimBackend::round_to_precision(T out, T x, Precision p) {
+  launch(
+      "round_to_precision", [this, p](T o, T xx) { cpu_.round_to_precision(o, xx, p); }, out, x);
+}
+
+void SimBackend::cast(T out, T x) {
+  launch(
+      "cast", [this](T o, T xx) { cpu_.cast(o, xx); }, out, x);
+}
+
+void SimBackend::unscale_and_check(T grads, float inv_scale, T found) {
+  launch(
+      "unscale_and_check", [this, inv_scale](T g, T f) { cpu_.unscale_and_check(g, inv_scale, f); }, grads, found);
+}
+
 void SimBackend::embedding_forward(T out, T ids, T table, long vocab_start, bool accumulate) {
   launch(
       "embedding_forward",

@@ -34,6 +34,7 @@ const std::vector<OpCase>& all_cases() {
     add_memory_cases(c);
     add_dense_cases(c);
     add_pointwise_cases(c);
+    add_precision_cases(c);
     add_embedding_cases(c);
     add_attention_cases(c);
     add_loss_cases(c);

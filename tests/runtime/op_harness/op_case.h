@@ -51,6 +51,7 @@ std::vector<std::string> op_names();
 // The case table, one function per file of cases (cases_*.cpp).
 void add_dense_cases(std::vector<OpCase>& cases);
 void add_pointwise_cases(std::vector<OpCase>& cases);
+void add_precision_cases(std::vector<OpCase>& cases);
 void add_embedding_cases(std::vector<OpCase>& cases);
 void add_attention_cases(std::vector<OpCase>& cases);
 void add_loss_cases(std::vector<OpCase>& cases);
