@@ -208,7 +208,8 @@ WorkHandle StagedCommunicator::issue(std::shared_ptr<Staged> s) {
       inner->finish(e.what());
     }
   });
-  return std::make_shared<StagedWork>(inner, s, s->device_out, s->host_out, backend_, skip_wait_, host_blocks_);
+  const bool skip = skip_wait_ && s->kind == CollectiveKind::AllReduce && s->device_in.defined();
+  return std::make_shared<StagedWork>(inner, s, s->device_out, s->host_out, backend_, skip, host_blocks_);
 }
 
 }  // namespace pouch

@@ -38,11 +38,13 @@
 // the staging buffer. done() and wait_for() report step 2 only.
 //
 // Test-only: env POUCH_TEST_SKIP_COMM_WAIT=<group> ("tp", "dp", "world")
-// makes wait() on that group's device work enqueue the copy back at once,
-// without waiting for the collective: the compute stream then races the
-// staging thread, which is the missing wait the sim device must catch
-// (tests/spmd/sim_device.sh). Read once, in staged_communicator.cpp; never
-// set it outside tests.
+// makes wait() on that group's device all-reduces enqueue the copy back at
+// once, without waiting for the collective: the compute stream then races
+// the staging thread, which is the missing wait the sim device must catch
+// (tests/spmd/sim_device.sh). All-reduces only: their staging buffer starts
+// as the local values, so a lost race yields wrong numbers, never
+// uninitialised indices. Read once, at construction, in
+// staged_communicator.cpp; never set it outside tests.
 #include <atomic>
 #include <cstdint>
 #include <memory>
