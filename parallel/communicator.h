@@ -72,6 +72,12 @@ class Communicator {
   virtual WorkHandle broadcast_async(const Tensor& t, int root) = 0;
   virtual WorkHandle barrier_async() = 0;
 
+  // Times Work::wait() on a device tensor's collective blocked the host
+  // because the collective had not finished (the staged path,
+  // staged_communicator.h); 0 where waits never block on device work (host
+  // tensors block by contract and are not counted). Never decreases.
+  virtual std::int64_t host_blocks() const { return 0; }
+
   void all_reduce(const Tensor& t, ReduceOp op) { all_reduce_async(t, op)->wait(); }
   void reduce_scatter(const Tensor& out, const Tensor& in, ReduceOp op) { reduce_scatter_async(out, in, op)->wait(); }
   void all_gather(const Tensor& out, const Tensor& in) { all_gather_async(out, in)->wait(); }

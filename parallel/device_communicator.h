@@ -29,6 +29,8 @@ class DeviceCommunicator final : public Communicator {
   WorkHandle broadcast_async(const Tensor& t, int root) override;
   WorkHandle barrier_async() override;
 
+  std::int64_t host_blocks() const override { return host_->host_blocks() + device_->host_blocks(); }
+
   Communicator& host() const { return *host_; }
   Communicator& device() const { return *device_; }
 

@@ -39,14 +39,14 @@ namespace {
 class StagedWork final : public Work {
  public:
   StagedWork(std::shared_ptr<CollectiveWork> inner, std::shared_ptr<void> staged, Tensor device_out, Tensor host_out,
-             Backend& backend, bool skip_wait, std::atomic<std::int64_t>& host_blocks)
+             Backend& backend, bool skip_wait, std::shared_ptr<std::atomic<std::int64_t>> host_blocks)
       : inner_(std::move(inner)),
         staged_(std::move(staged)),
         device_out_(std::move(device_out)),
         host_out_(std::move(host_out)),
         backend_(backend),
         skip_wait_(skip_wait),
-        host_blocks_(host_blocks) {}
+        host_blocks_(std::move(host_blocks)) {}
 
   bool done() const override { return inner_->done(); }
   bool wait_for(std::chrono::milliseconds timeout) override { return inner_->wait_for(timeout); }
@@ -59,7 +59,7 @@ class StagedWork final : public Work {
       return;
     }
     if (!skip_wait_) {
-      if (!inner_->done()) host_blocks_.fetch_add(1, std::memory_order_relaxed);
+      if (!inner_->done()) host_blocks_->fetch_add(1, std::memory_order_relaxed);
       inner_->wait();
     }
     copied_ = true;
@@ -72,7 +72,7 @@ class StagedWork final : public Work {
   Tensor device_out_, host_out_;
   Backend& backend_;
   const bool skip_wait_;
-  std::atomic<std::int64_t>& host_blocks_;
+  std::shared_ptr<std::atomic<std::int64_t>> host_blocks_;
   bool copied_ = false;
 };
 

@@ -77,7 +77,7 @@ class StagedCommunicator final : public Communicator {
   WorkHandle barrier_async() override;
 
   // Times wait() blocked the host on a collective that was not done yet.
-  std::int64_t host_blocks() const { return host_blocks_.load(std::memory_order_relaxed); }
+  std::int64_t host_blocks() const override { return host_blocks_->load(std::memory_order_relaxed); }
   Communicator& host() const { return *host_; }
 
  private:
@@ -91,7 +91,8 @@ class StagedCommunicator final : public Communicator {
   double timeout_s_;
   bool skip_wait_;  // POUCH_TEST_SKIP_COMM_WAIT names this group
   std::uint64_t issued_ = 0;
-  std::atomic<std::int64_t> host_blocks_{0};
+  // Shared with the Works, which may outlive the communicator.
+  std::shared_ptr<std::atomic<std::int64_t>> host_blocks_ = std::make_shared<std::atomic<std::int64_t>>(0);
   std::unique_ptr<CommThread> thread_;  // last: joins before the members above go
 };
 

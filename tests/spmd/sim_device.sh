@@ -67,6 +67,9 @@ assert len(cpu) == len(sim) == 4, (len(cpu), len(sim))
 for c, s in zip(cpu, sim):
     for k in ("loss", "grad_norm", "val_loss", "eval_accuracy"):
         assert c.get(k) == s.get(k), f"step {c['step']} {k}: cpu {c.get(k)!r} sim {s.get(k)!r}"
+assert all("comm_host_blocks" not in c for c in cpu), "comm_host_blocks in a cpu run's metrics"
+blocks = [s["comm_host_blocks"] for s in sim]
+assert sum(blocks) >= 1, f"no wait on a staged collective blocked the host: the counter is broken ({blocks})"
 want = datasets("cpu/model.h5")
 assert want, "cpu/model.h5 holds no datasets"
 for run in ["sim"] + resumed:
@@ -81,5 +84,6 @@ same = all(c.get("loss") == b.get("loss") and c.get("grad_norm") == b.get("grad_
 assert not same, f"dropping the {skip} wait went unnoticed on sim: the numbers equal cpu's"
 assert datasets("skipped/model.h5") != want, f"dropping the {skip} wait left the final weights as cpu's"
 print(f"sim == cpu bitwise (4 steps, final weights{', cross-device resume' if resumed else ''}); "
+      f"comm_host_blocks per step {blocks}; "
       f"dropped {skip} wait caught: losses {[b['loss'] for b in bad]} vs {[c['loss'] for c in cpu]}")
 PY
