@@ -2,7 +2,8 @@
 // The collective-communication interface. Implementations: MpiCommunicator
 // (Open MPI; a communication thread runs the async forms), FakeCommunicator
 // (in-process ranks on threads, with injectable failures and delays, for unit
-// tests); NcclCommunicator later (CUDA streams).
+// tests), SelfCommunicator (a world of one); for device tensors
+// StagedCommunicator over any of them, NcclCommunicator later (CUDA streams).
 //
 // Contract, for every implementation:
 //  - Every rank of the group issues the same collectives, with the same
@@ -15,8 +16,11 @@
 //    communicator's deadline (parallel.timeout_s), after which the watchdog
 //    prints the flight record and aborts the job (parallel/watchdog.h).
 //  - A failed collective stores its error in the Work; wait() rethrows it.
-//  - Tensors are contiguous CPU tensors of F32, F64 or I32. In-place forms
-//    overwrite their argument.
+//  - Tensors are contiguous tensors of F32, F64 or I32, CPU tensors for the
+//    host communicators (MPI, Fake, Self); device tensors go through a
+//    DeviceCommunicator (device_communicator.h), which stages them
+//    (staged_communicator.h: there wait() is called on the thread that
+//    drives the Backend). In-place forms overwrite their argument.
 #include <chrono>
 #include <cstdint>
 #include <exception>
