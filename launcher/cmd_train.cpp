@@ -110,13 +110,6 @@ int run_train_command(const std::vector<std::string>& args) {
   popts.dp = static_cast<int>(cfg.parallel.dp);
   popts.timeout_s = cfg.parallel.timeout_s;
   const auto ctx = ParallelContext::create(popts);
-  TrainRanks ranks;
-  ranks.world_rank = ctx->rank();
-  ranks.world_size = ctx->world_size();
-  ranks.world = &ctx->world();
-  ranks.io = &ctx->io();
-  ranks.tp = &ctx->tp();
-  ranks.dp = &ctx->dp();
   if (!ctx->is_root()) {
     // Rank 0 alone talks to the console; the others log to the run directory.
     set_log_prefix(fmt::format("[rank {}] ", ctx->rank()));
@@ -128,6 +121,15 @@ int run_train_command(const std::vector<std::string>& args) {
   // After the process groups: on CUDA the node-local rank picks the GPU.
   auto backend = make_backend(resolve_device(cfg.runtime.device, "runtime.device"), ctx->local_rank());
   log_info("device: {} (runtime.device = {})", backend->name(), cfg.runtime.device);
+  // Collectives on device tensors go through the device communicators from here on.
+  ctx->attach_device(*backend);
+  TrainRanks ranks;
+  ranks.world_rank = ctx->rank();
+  ranks.world_size = ctx->world_size();
+  ranks.world = &ctx->world();
+  ranks.io = &ctx->io();
+  ranks.tp = &ctx->tp();
+  ranks.dp = &ctx->dp();
   TrainReport report;
   try {
     report = train(cfg, ini, *backend, ranks, start, loaded.origins);

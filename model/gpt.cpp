@@ -56,12 +56,19 @@ Tensor full_tensor(Backend& be, const TensorParallelGroup& tp, const Parameter& 
   const std::int64_t n = p.value.numel();
   Tensor gathered = be.empty({tp.size() * n});
   tp.communicator()->all_gather(gathered, p.value.reshape({n}));
-  Tensor full = be.zeros(p.full_shape);
+  // The shards are placed on the host (one read back on a device), then the
+  // full tensor goes to the device in one copy.
+  Tensor host_buffer;
+  const Tensor host_gathered = on_host_copy(be, gathered, host_buffer);
+  Tensor host_full = Tensor::zeros(p.full_shape);
   for (int r = 0; r < tp.size(); ++r) {
     ShardSpec spec = p.shard;
     spec.rank = r;
-    copy_shard_to_full(spec, gathered.view(r * n, p.shape), full);
+    copy_shard_to_full(spec, host_gathered.view(r * n, p.shape), host_full);
   }
+  if (p.value.on_host()) return host_full;
+  Tensor full = be.empty(p.full_shape);
+  be.copy(full, host_full);
   return full;
 }
 

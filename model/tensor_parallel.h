@@ -24,6 +24,13 @@ class TensorParallelGroup {
   void all_reduce_sum(const Tensor& t) const {
     if (comm_) comm_->all_reduce(t, ReduceOp::Sum);
   }
+  // The sum issued without waiting, so independent work can overlap it
+  // (the column-parallel backward's dW); null when there is no group. The
+  // caller waits on the handle before it reads t (on a device: before the
+  // next work that reads t is enqueued).
+  WorkHandle all_reduce_sum_async(const Tensor& t) const {
+    return comm_ ? comm_->all_reduce_async(t, ReduceOp::Sum) : nullptr;
+  }
   void all_reduce_max(const Tensor& t) const {
     if (comm_) comm_->all_reduce(t, ReduceOp::Max);
   }

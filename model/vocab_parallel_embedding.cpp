@@ -32,8 +32,11 @@ void VocabParallelEmbedding::logits(Backend& be, const Tensor& logits, const Ten
 
 void VocabParallelEmbedding::logits_backward(Backend& be, const Tensor& dx, const Tensor& dlogits,
                                              const Tensor& x) const {
-  be.linear_backward(dx, frozen_ ? Tensor() : weight_->grad, Tensor(), dlogits, x, weight_->value);
-  tp_.all_reduce_sum(dx);
+  // As ColumnParallelLinear::backward: dx, its all-reduce issued, dW while it runs.
+  be.linear_backward(dx, Tensor(), Tensor(), dlogits, x, weight_->value);
+  const WorkHandle reduce = tp_.all_reduce_sum_async(dx);
+  if (!frozen_) be.linear_backward(Tensor(), weight_->grad, Tensor(), dlogits, x, weight_->value);
+  if (reduce) reduce->wait();
 }
 
 void VocabParallelEmbedding::gather_logits(Backend& be, const Tensor& full, const Tensor& local,

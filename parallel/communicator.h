@@ -2,7 +2,8 @@
 // The collective-communication interface. Implementations: MpiCommunicator
 // (Open MPI; a communication thread runs the async forms), FakeCommunicator
 // (in-process ranks on threads, with injectable failures and delays, for unit
-// tests); NcclCommunicator later (CUDA streams).
+// tests), SelfCommunicator (a world of one); for device tensors
+// StagedCommunicator over any of them, NcclCommunicator later (CUDA streams).
 //
 // Contract, for every implementation:
 //  - Every rank of the group issues the same collectives, with the same
@@ -15,8 +16,11 @@
 //    communicator's deadline (parallel.timeout_s), after which the watchdog
 //    prints the flight record and aborts the job (parallel/watchdog.h).
 //  - A failed collective stores its error in the Work; wait() rethrows it.
-//  - Tensors are contiguous CPU tensors of F32, F64 or I32. In-place forms
-//    overwrite their argument.
+//  - Tensors are contiguous tensors of F32, F64 or I32, CPU tensors for the
+//    host communicators (MPI, Fake, Self); device tensors go through a
+//    DeviceCommunicator (device_communicator.h), which stages them
+//    (staged_communicator.h: there wait() is called on the thread that
+//    drives the Backend). In-place forms overwrite their argument.
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -71,6 +75,12 @@ class Communicator {
   // In place: every rank's t becomes root's t.
   virtual WorkHandle broadcast_async(const Tensor& t, int root) = 0;
   virtual WorkHandle barrier_async() = 0;
+
+  // Times Work::wait() on a device tensor's collective blocked the host
+  // because the collective had not finished (the staged path,
+  // staged_communicator.h); 0 where waits never block on device work (host
+  // tensors block by contract and are not counted). Never decreases.
+  virtual std::int64_t host_blocks() const { return 0; }
 
   void all_reduce(const Tensor& t, ReduceOp op) { all_reduce_async(t, op)->wait(); }
   void reduce_scatter(const Tensor& out, const Tensor& in, ReduceOp op) { reduce_scatter_async(out, in, op)->wait(); }

@@ -19,6 +19,14 @@
 //                    and waits for all buckets; the optimizer runs after.
 // The loss is already scaled by 1 / (global tokens), so SUM gives the
 // gradient of the global mean loss.
+//
+// Devices: the same code orders device buckets by events. mark_ready runs
+// when the bucket's last gradient kernel has been enqueued, so the
+// all-reduce issued there (a device tensor: the staged or NCCL path) records
+// its `ready` event right after that kernel in stream order; finish()'s
+// wait on each bucket orders the compute stream, and so the optimizer,
+// after its result (staged_communicator.h says where the host blocks).
+// last_wait_seconds is then the host's exposed wait for the reductions.
 #include <cstdint>
 #include <unordered_map>
 #include <vector>

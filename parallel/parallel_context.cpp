@@ -24,6 +24,15 @@ std::unique_ptr<Communicator> group_communicator(MPI_Comm comm, int size, const 
   return std::make_unique<MpiCommunicator>(comm, name, options);
 }
 
+// The tp and dp groups' MPI_Comms, freed when the last holder goes.
+struct GroupComms {
+  MPI_Comm tp = MPI_COMM_NULL, dp = MPI_COMM_NULL;
+  ~GroupComms() {
+    MPI_Comm_free(&tp);
+    MPI_Comm_free(&dp);
+  }
+};
+
 }  // namespace
 
 ParallelContext::~ParallelContext() {
@@ -44,6 +53,9 @@ std::unique_ptr<ParallelContext> ParallelContext::create(const ParallelOptions& 
     ctx->io_ = std::make_unique<SelfCommunicator>("io");
     ctx->tp_ = std::make_unique<SelfCommunicator>("tp");
     ctx->dp_ = std::make_unique<SelfCommunicator>("dp");
+    ctx->make_staging_host_ = [](const std::string& group) {
+      return std::make_unique<SelfCommunicator>(group + "/staged");
+    };
     return ctx;
   }
 
@@ -101,8 +113,13 @@ std::unique_ptr<ParallelContext> ParallelContext::create(const ParallelOptions& 
   ctx->tp_ = group_communicator(tp, g.tp, "tp", comm_options);
   ctx->dp_ = group_communicator(dp, g.dp, "dp", comm_options);
   MPI_Comm_free(&node);
-  MPI_Comm_free(&tp);
-  MPI_Comm_free(&dp);
+  // The group comms stay for attach_device's staging communicators.
+  auto groups = std::shared_ptr<GroupComms>(new GroupComms{tp, dp});
+  ctx->make_staging_host_ = [groups, comm_options, g, size](const std::string& group) {
+    if (group == "tp") return group_communicator(groups->tp, g.tp, "tp/staged", comm_options);
+    if (group == "dp") return group_communicator(groups->dp, g.dp, "dp/staged", comm_options);
+    return group_communicator(MPI_COMM_WORLD, size, group + "/staged", comm_options);
+  };
   return ctx;
 }
 
@@ -114,6 +131,12 @@ std::vector<std::unique_ptr<ParallelContext>> ParallelContext::fake(const Parall
   std::vector<std::shared_ptr<FakeWorld>> tp_worlds, dp_worlds;
   for (int d = 0; d < options.dp; ++d) tp_worlds.push_back(std::make_shared<FakeWorld>(options.tp, "tp"));
   for (int t = 0; t < options.tp; ++t) dp_worlds.push_back(std::make_shared<FakeWorld>(options.dp, "dp"));
+
+  // The staged paths' own worlds, one per group as above.
+  auto staged_world = std::make_shared<FakeWorld>(world_size, "world/staged");
+  std::vector<std::shared_ptr<FakeWorld>> staged_tp, staged_dp;
+  for (int d = 0; d < options.dp; ++d) staged_tp.push_back(std::make_shared<FakeWorld>(options.tp, "tp/staged"));
+  for (int t = 0; t < options.tp; ++t) staged_dp.push_back(std::make_shared<FakeWorld>(options.dp, "dp/staged"));
 
   std::vector<std::unique_ptr<ParallelContext>> ranks;
   for (int r = 0; r < world_size; ++r) {
@@ -130,6 +153,13 @@ std::vector<std::unique_ptr<ParallelContext>> ParallelContext::fake(const Parall
     ctx->io_ = std::make_unique<FakeCommunicator>(io, r, o);
     ctx->tp_ = std::make_unique<FakeCommunicator>(tp_worlds[static_cast<std::size_t>(g.dp_rank)], g.tp_rank, o);
     ctx->dp_ = std::make_unique<FakeCommunicator>(dp_worlds[static_cast<std::size_t>(g.tp_rank)], g.dp_rank, o);
+    ctx->make_staging_host_ = [=](const std::string& group) -> std::unique_ptr<Communicator> {
+      if (group == "tp")
+        return std::make_unique<FakeCommunicator>(staged_tp[static_cast<std::size_t>(g.dp_rank)], g.tp_rank, o);
+      if (group == "dp")
+        return std::make_unique<FakeCommunicator>(staged_dp[static_cast<std::size_t>(g.tp_rank)], g.dp_rank, o);
+      return std::make_unique<FakeCommunicator>(staged_world, r, o);
+    };
     ranks.push_back(std::move(ctx));
   }
   return ranks;

@@ -14,6 +14,7 @@
 // matters, catch inside the context's scope and call abort_job (watchdog.h)
 // there: the job ends at once and the message is printed.
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@
 
 namespace pouch {
 
+class Backend;
 class FlightRecorder;
 
 struct ParallelOptions {
@@ -55,6 +57,17 @@ class ParallelContext {
   static std::vector<std::unique_ptr<ParallelContext>> fake(const ParallelOptions& options);
 
   ~ParallelContext();
+
+  // Once the backend exists (collective: every rank calls it, once, before
+  // any collective on device tensors): on a device backend, world(), tp()
+  // and dp() become DeviceCommunicators that send host tensors to the host
+  // communicators as before and device tensors through a StagedCommunicator
+  // over a second host communicator of the group ("tp/staged"). io() stays
+  // host-only (the checkpoint writer moves host copies). On the CPU backend
+  // nothing changes. `backend` must outlive the context's collectives.
+  // Defined in communicator_registry.cpp, the one place that picks device
+  // communicators.
+  void attach_device(Backend& backend);
   ParallelContext(const ParallelContext&) = delete;
   ParallelContext& operator=(const ParallelContext&) = delete;
 
@@ -98,6 +111,11 @@ class ParallelContext {
   double timeout_s_ = 300.0;
   PeerWait peer_wait_ = PeerWait::Spin;
   std::shared_ptr<FlightRecorder> recorder_;
+  // Makes the host communicator a staged path runs on, for "world", "tp" or
+  // "dp" (a second one over the same ranks); set by create() and fake().
+  std::function<std::unique_ptr<Communicator>(const std::string& group)> make_staging_host_;
+  // (create() keeps the tp and dp groups' MPI_Comms in its closure, freed
+  // with it, after the communicators.)
   // Destroyed in reverse: dp, tp, then world (each joins its threads and
   // frees its MPI_Comms), and the recorder after them.
   std::unique_ptr<Communicator> world_, tp_, dp_, io_;

@@ -22,10 +22,12 @@ PhaseOutcome run_phase_steps(const PhaseContext& ctx, std::int64_t first_step, c
     maybe_inject_fault(fault, ctx.ranks.world_rank, in.global + 1);
     const auto t0 = Clock::now();
     in.lr = lr_at(optim, step, steps);
-    const std::int64_t syncs_before = ctx.be.host_syncs();
+    const std::int64_t syncs_before = ctx.be.host_syncs(), blocks_before = ctx.ranks.comm_host_blocks();
     const StepResult r = hooks.step(in);
     // Times the step blocked the host on the device (the sync budget).
     const std::int64_t step_syncs = ctx.be.host_syncs() - syncs_before;
+    // Times a wait on a device collective blocked the host (the staged path).
+    const std::int64_t step_blocks = ctx.ranks.comm_host_blocks() - blocks_before;
 
     StepTiming t;
     t.seconds = seconds_since(t0);
@@ -49,6 +51,7 @@ PhaseOutcome run_phase_steps(const PhaseContext& ctx, std::int64_t first_step, c
     line["loss"] = r.loss;
     line["lr"] = in.lr;
     line["host_syncs"] = step_syncs;
+    if (ctx.be.device() != Device::CPU) line["comm_host_blocks"] = step_blocks;
     if (eval) add_eval_fields(line, *eval);
 
     const std::int64_t done = r.ends_phase ? steps : step + 1;

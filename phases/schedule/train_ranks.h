@@ -17,6 +17,14 @@ struct TrainRanks {
   int dp_size() const { return dp ? dp->size() : 1; }
   int dp_rank() const { return dp ? dp->rank() : 0; }
   bool main() const { return world_rank == 0; }
+  // Communicator::host_blocks over world, tp and dp: the waits on device
+  // collectives that blocked the host so far.
+  std::int64_t comm_host_blocks() const {
+    std::int64_t n = 0;
+    for (const Communicator* c : {world, tp, dp})
+      if (c) n += c->host_blocks();
+    return n;
+  }
 };
 
 }  // namespace pouch
