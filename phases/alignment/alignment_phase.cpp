@@ -235,12 +235,12 @@ void AlignmentPhase::restore(const std::string& file, bool verify) {
   const int rank = ctx_.ranks.world_rank;
   restore_run_state(file, ctx_.model, optimizer_, rank, verify);
   CheckpointState s;
-  s.phase = phase_tensors();  // views: read straight into the live buffers
+  s.phase = phase_tensors();  // views: read into the live buffers (through host memory on a device)
   ReadOptions options;
   options.rank = rank;
   options.verify = false;
   options.optim = false;
-  read_checkpoint_file(file, s, options);
+  read_checkpoint_staged(ctx_.be, file, s, options);
   auto row = [&](const auto& map, const char* key, std::size_t n) {
     const auto it = map.find(key);
     if (it == map.end() || it->second.size() != n)

@@ -253,7 +253,7 @@ void ContinualPhase::restore(const std::string& file, bool verify) {
   options.rank = ctx_.ranks.world_rank;
   options.verify = verify;
   options.optim = !lora();
-  read_checkpoint_file(file, s, options);
+  read_checkpoint_staged(ctx_.be, file, s, options);
   // The phase's rows hold the same values on every rank; read rank 0's, which
   // every checkpoint has (a rank beyond the writer's world finds no row of its own).
   const CheckpointState rows = read_checkpoint_rows(file, 0);

@@ -5,7 +5,8 @@
 # separate critic then continual learning a watched directory. The same
 # kernels run in the same order, so every step's metrics and the final
 # weights must be bitwise equal; the sim runs have random delays on, so a
-# missing wait would show as a different number. host_syncs per step on sim
+# missing wait would show as a different number; sim resumes from cpu
+# checkpoints inside phases 2 and 3 to the same weights. host_syncs per step on sim
 # stays within the budget of its phase kind (docs/user-guide.md, Devices):
 #   pretrain   2 (the step's loss, read once, and the grad norm)
 #   continual  2, + 1 with EWC (its penalty); publishing runs after the
@@ -29,7 +30,8 @@ printf '12+7=19\n\n3*4=12\n\n9-5=4\n\n15+27=42\n\n8*8=64\n\n' > watched/new.txt
 common=(--model.layers=2 --model.d_model=32 --model.heads=2 --model.seq_len=32 --train.batch_size=4
         --train.threads=1 --train.eval_every=1000 --data.task_train_samples=2000 --data.task_eval_per_level=1
         --log.peak_gflops=100 --phase.1.steps=2 --phase.2.steps=3 --phase.2.prompts_per_step=2
-        --phase.2.samples_per_prompt=2 --phase.2.max_new_tokens=6 --phase.2.reward_eval_prompts=0 --phase.3.steps=3)
+        --phase.2.samples_per_prompt=2 --phase.2.max_new_tokens=6 --phase.2.reward_eval_prompts=0 --phase.3.steps=3
+        --checkpoint.every_steps=1 --checkpoint.keep_last=100)
 runs=(grpo ppo critic)
 declare -A extra=(
   [grpo]="--phase.3.isolation=lora --phase.3.publish_every=1"
@@ -44,6 +46,18 @@ for run in "${runs[@]}"; do
   POUCH_SIM_DELAY_US=0:20 "$pouch" train "${common[@]}" ${extra[$run]} --train.run_dir="$run-sim" \
     --runtime.device=sim > "$run-sim.log" 2>&1 || { tail -20 "$run-sim.log"; exit 1; }
   grep -q "device: sim (runtime.device = sim)" "$run-sim.log"
+done
+# Resumes on sim from cpu checkpoints inside phase 2 (step 4) and phase 3
+# (step 7) of the grpo and ppo runs: the phase tensors (reference model,
+# value head, LoRA adapters, EWC's Fisher and anchor) go through host memory.
+for run in grpo ppo; do
+  for step in 4 7; do
+    # shellcheck disable=SC2086
+    POUCH_SIM_DELAY_US=0:20 "$pouch" train "${common[@]}" ${extra[$run]} --train.run_dir="$run-resume$step" \
+      --runtime.device=sim --resume="$run-cpu/checkpoints/step-0000000$step" > "$run-resume$step.log" 2>&1 ||
+      { tail -20 "$run-resume$step.log"; exit 1; }
+    grep -q "resumed from .*$run-cpu/checkpoints/step-0000000$step" "$run-resume$step.log"
+  done
 done
 grep -q "EWC lambda 10" ppo-sim.log
 grep -q "watch: learning" critic-sim.log
@@ -95,6 +109,10 @@ for run in sys.argv[1:]:
     assert want and got.keys() == want.keys(), (run, sorted(set(got) ^ set(want)))
     diff = [k for k in want if got[k] != want[k]]
     assert not diff, f"{run}: sim/model.h5 differs from cpu/model.h5 in {diff}"
+    for step in (4, 7) if run != "critic" else ():
+        got = datasets(f"{run}-resume{step}/model.h5")
+        diff = [k for k in want if got.get(k) != want[k]]
+        assert not diff, f"{run}: resumed on sim from step {step}, model.h5 differs from cpu's in {diff}"
     print(f"{run}: sim == cpu bitwise over {len(sim)} steps ({', '.join(kinds)}) and the final weights; host_syncs",
           [s["host_syncs"] for s in sim])
 PY
