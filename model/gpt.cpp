@@ -250,16 +250,25 @@ void GPT::run_head() {
 }
 
 double GPT::forward(const Tensor& tokens, const Tensor& targets, float dloss) {
+  forward_deferred(tokens, targets, dloss);
+  return targets.defined() ? last_loss_mean() : 0.0;
+}
+
+void GPT::forward_deferred(const Tensor& tokens, const Tensor& targets, float dloss) {
   run_trunk(tokens);
   run_head();
-  if (!targets.defined()) return 0.0;
+  if (!targets.defined()) return;
   POUCH_CHECK(targets.shape() == tokens.shape() && targets.dtype() == DType::I32, "targets must match tokens");
-  const double mean = loss_and_dlogits(targets.reshape({B_ * T_}), dloss);
+  loss_and_dlogits(targets.reshape({B_ * T_}), dloss);
   backward_ready_ = head_grad_ = dloss > 0.0f;
-  return mean;
 }
 
 double GPT::forward_weighted(const Tensor& tokens, const Tensor& targets, const Tensor& weights) {
+  forward_weighted_deferred(tokens, targets, weights);
+  return last_loss_mean();
+}
+
+void GPT::forward_weighted_deferred(const Tensor& tokens, const Tensor& targets, const Tensor& weights) {
   POUCH_CHECK(targets.defined() && targets.shape() == tokens.shape() && targets.dtype() == DType::I32,
               "targets must match tokens");
   POUCH_CHECK(weights.defined() && weights.shape() == tokens.shape() && weights.dtype() == DType::F32,
@@ -269,10 +278,11 @@ double GPT::forward_weighted(const Tensor& tokens, const Tensor& targets, const 
   run_head();
   const std::int64_t N = B_ * T_;
   const Tensor logits2d = logits_.reshape({N, local_vocab()}), targets1d = targets.reshape({N});
-  wte_->cross_entropy_weighted(be_, losses_, logits2d, logits2d, on_device(be_, targets1d, targets_),
-                               weights.reshape({N}), row_max_, ce_stats_);
+  const Tensor targets_d = on_device(be_, targets1d, targets_);
+  wte_->cross_entropy_weighted(be_, losses_, logits2d, logits2d, targets_d,
+                               on_device(be_, weights.reshape({N}), weights_), row_max_, ce_stats_);
   backward_ready_ = head_grad_ = true;
-  return sum_losses(targets1d);
+  sum_losses(targets_d);
 }
 
 void GPT::forward_hidden(const Tensor& tokens) { run_trunk(tokens); }
@@ -290,31 +300,52 @@ void GPT::add_final_hidden_grad(const Tensor& g) {
   backward_ready_ = true;
 }
 
-double GPT::loss_and_dlogits(const Tensor& targets, float dloss) {
+void GPT::loss_and_dlogits(const Tensor& targets, float dloss) {
   const std::int64_t N = targets.numel(), Vl = local_vocab();
   const Tensor logits2d = logits_.reshape({N, Vl});
   const Tensor dlogits = dloss > 0.0f ? logits2d : Tensor();
-  wte_->cross_entropy(be_, losses_, dlogits, logits2d, on_device(be_, targets, targets_), dloss, row_max_, ce_stats_);
-  return sum_losses(targets);
+  const Tensor targets_d = on_device(be_, targets, targets_);
+  wte_->cross_entropy(be_, losses_, dlogits, logits2d, targets_d, dloss, row_max_, ce_stats_);
+  sum_losses(targets_d);
 }
 
-double GPT::sum_losses(const Tensor& targets) {
-  // Summed in a fixed order so it is reproducible.
-  // On a device: the per-target losses come back in one copy (the step's
-  // loss sync); the host targets are used as given.
-  const std::int64_t N = targets.numel();
-  const float* l = on_host_copy(be_, losses_, host_losses_).f32();
-  const std::int32_t* tg = on_host_copy(be_, targets, host_targets_).i32();
-  double sum = 0.0;
-  std::int64_t count = 0;
-  for (std::int64_t i = 0; i < N; ++i) {
-    if (tg[i] < 0) continue;
-    sum += l[i];
-    ++count;
-  }
-  last_loss_sum_ = sum;
-  last_loss_count_ = count;
-  return count > 0 ? sum / static_cast<double>(count) : 0.0;
+void GPT::sum_losses(const Tensor& targets) {
+  // On the device, in a fixed order (reproducible); read back only when
+  // last_loss_sum/count/mean ask.
+  ensure_shape(be_, loss_sums_, {2}, DType::F64);
+  be_.fill(loss_sums_, 0.0f);
+  be_.masked_loss_sum(losses_, targets, loss_sums_);
+  loss_targets_ = targets;
+  loss_read_ = false;
+}
+
+void GPT::read_loss_sums() const {
+  if (loss_read_) return;
+  POUCH_CHECK(loss_sums_.defined(), "the loss was asked for before any forward with targets");
+  const Tensor host = on_host_copy(be_, loss_sums_, host_loss_sums_);  // one host sync on a device
+  last_loss_sum_ = host.data<double>()[0];
+  last_loss_count_ = static_cast<std::int64_t>(host.data<double>()[1]);
+  loss_read_ = true;
+}
+
+double GPT::last_loss_sum() const {
+  read_loss_sums();
+  return last_loss_sum_;
+}
+
+std::int64_t GPT::last_loss_count() const {
+  read_loss_sums();
+  return last_loss_count_;
+}
+
+double GPT::last_loss_mean() const {
+  read_loss_sums();
+  return last_loss_count_ > 0 ? last_loss_sum_ / static_cast<double>(last_loss_count_) : 0.0;
+}
+
+void GPT::add_loss_sums_to(const Tensor& sums) const {
+  POUCH_CHECK(loss_targets_.defined(), "add_loss_sums_to() before any forward with targets");
+  be_.masked_loss_sum(losses_, loss_targets_, sums);
 }
 
 void GPT::block_ready(std::size_t layer) const {
@@ -528,7 +559,7 @@ void GPT::merge_lora() {
     POUCH_CHECK(w != nullptr, "LoRA adapter {} has no base weight", a.name());
     Tensor delta = be_.zeros(w->full_shape), local = be_.empty(w->shape);
     be_.matmul(delta, B, A, false, false, a.scale(), 0.0f);  // s B A, full
-    copy_full_to_shard(w->shard, delta, local);
+    copy_full_to_shard(be_, w->shard, delta, local);
     be_.add(w->value, w->value, local);
   }
   remove_lora();

@@ -107,11 +107,21 @@ class GPT {
   // dL/dlogits scaled so that each target contributes dloss (for a plain mean
   // over one micro-batch of M targets pass 1/M; with gradient accumulation
   // over k micro-batches pass 1/(k*M)).
+  // Reading the mean back is one host sync on a device.
   double forward(const Tensor& tokens, const Tensor& targets, float dloss = 0.0f);
+  // As forward, but the loss stays on the device: nothing blocks the host
+  // until last_loss_sum/count/mean (or add_loss_sums_to) ask for it.
+  void forward_deferred(const Tensor& tokens, const Tensor& targets, float dloss = 0.0f);
   // Sum of the per-target losses of the last forward with targets, and how
-  // many targets were counted (for means over data-parallel ranks).
-  double last_loss_sum() const { return last_loss_sum_; }
-  std::int64_t last_loss_count() const { return last_loss_count_; }
+  // many targets were counted (for means over data-parallel ranks). The
+  // first of them after a forward reads both back (one host sync on a device).
+  double last_loss_sum() const;
+  std::int64_t last_loss_count() const;
+  double last_loss_mean() const;
+  // sums [2] F64 on the backend's device += (sum, count) of the last forward
+  // with targets, on the device (Backend::masked_loss_sum): a step's loss
+  // accumulated over its micro-batches and read once.
+  void add_loss_sums_to(const Tensor& sums) const;
   // Accumulates parameter gradients (+=) for the last forward(…, dloss > 0),
   // forward_weighted, or a forward followed by add_final_hidden_grad.
   void backward();
@@ -132,6 +142,8 @@ class GPT {
   // weights: then only add_final_hidden_grad's gradient flows). Returns the
   // unweighted mean CE over the targets; last_loss_sum/count as forward.
   double forward_weighted(const Tensor& tokens, const Tensor& targets, const Tensor& weights);
+  // As forward_weighted, the loss left on the device (forward_deferred).
+  void forward_weighted_deferred(const Tensor& tokens, const Tensor& targets, const Tensor& weights);
   // Runs the decoder up to the final LayerNorm only (no LM head: logits(),
   // token_losses() and token_entropy() are not updated); backward() is
   // prepared for the gradient given to add_final_hidden_grad() alone (a
@@ -222,8 +234,9 @@ class GPT {
   void check_tokens(const Tensor& tokens) const;
   void run_trunk(const Tensor& tokens);
   void run_head();
-  double loss_and_dlogits(const Tensor& targets, float dloss);
-  double sum_losses(const Tensor& targets);
+  void loss_and_dlogits(const Tensor& targets, float dloss);
+  void read_loss_sums() const;
+  void sum_losses(const Tensor& targets);
   void attach_lora(bool on);
   // The decode step over rows: kv[l * B + b] is layer l's cache of row b.
   void decode_rows(const Tensor& tokens, std::span<const std::int64_t> positions, std::span<const LayerKV> kv,
@@ -254,10 +267,12 @@ class GPT {
   bool recompute_ = false;
   Precision act_precision_ = Precision::FP32;
   std::int64_t B_ = 0, T_ = 0;
-  Tensor tokens_, positions_;          // [B*T] int32 copies of the last batch
-  Tensor targets_;                     // [B*T] int32 device copy of host targets (unused when they are on the device)
-  Tensor host_losses_, host_targets_;  // [B*T] host copies for the loss sum on a device
-  std::vector<Tensor> residual_;       // L+1 tensors [B, T, C]: block inputs and final output
+  Tensor tokens_, positions_;        // [B*T] int32 copies of the last batch
+  Tensor targets_;                   // [B*T] int32 device copy of host targets (unused when they are on the device)
+  Tensor weights_;                   // [B*T] forward_weighted's weights on the device
+  Tensor loss_sums_, loss_targets_;  // [2] F64 (sum, count) of the last forward, and its device targets
+  mutable Tensor host_loss_sums_;    // their host copy on a device
+  std::vector<Tensor> residual_;     // L+1 tensors [B, T, C]: block inputs and final output
   std::vector<BlockActivations> block_acts_;
   BlockActivations shared_acts_;
   BlockGradScratch grad_scratch_;
@@ -272,8 +287,10 @@ class GPT {
   bool head_grad_ = false;            // backward runs the LM head (dlogits are in logits_)
   bool hidden_grad_pending_ = false;  // hidden_grad_ holds a gradient for the next backward
   bool backward_ready_ = false;
-  double last_loss_sum_ = 0.0;
-  std::int64_t last_loss_count_ = 0;
+  // loss_sums_ as read back by read_loss_sums(); loss_read_ until the next forward.
+  mutable double last_loss_sum_ = 0.0;
+  mutable std::int64_t last_loss_count_ = 0;
+  mutable bool loss_read_ = false;
 
   std::unique_ptr<ParameterStore> lora_params_;
   std::vector<LoraSlot> lora_slots_;

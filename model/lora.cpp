@@ -29,7 +29,7 @@ void LoraAdapter::init_weights(Backend& be, std::uint64_t seed) const {
   const float bound = 1.0f / std::sqrt(static_cast<float>(a_->full_shape[1]));
   RngStream rng(seed, stream_id(a_->name.c_str()));
   for (std::int64_t i = 0; i < full.numel(); ++i) full.f32()[i] = bound * (2.0f * rng.uniform() - 1.0f);
-  copy_full_to_shard(a_->shard, full, a_->value);
+  copy_full_to_shard(be, a_->shard, full, a_->value);
   be.fill(b_->value, 0.0f);
 }
 

@@ -74,16 +74,11 @@ void VocabParallelEmbedding::cross_entropy(Backend& be, const Tensor& losses, co
 void VocabParallelEmbedding::cross_entropy_weighted(Backend& be, const Tensor& losses, const Tensor& dlogits,
                                                     const Tensor& logits, const Tensor& targets, const Tensor& weights,
                                                     const Tensor& row_max, const Tensor& stats) const {
-  const std::int64_t N = logits.dim(0), Vl = logits.dim(1);
+  const std::int64_t N = logits.dim(0);
   POUCH_CHECK(weights.numel() == N && weights.dtype() == DType::F32, "weights {} for {} rows",
               shape_str(weights.shape()), N);
-  const float* w = weights.f32();  // host read: a CUDA backend needs the per-row-scale op instead
-  const auto row = [&](const Tensor& t, std::int64_t n) { return t.view(n * Vl, {1, Vl}); };
-  const auto opt_row = [&](const Tensor& t, std::int64_t n) { return t.defined() ? row(t, n) : Tensor(); };
   if (tp_.size() == 1) {
-    for (std::int64_t n = 0; n < N; ++n)
-      be.cross_entropy_forward_backward(losses.view(n, {1}), opt_row(dlogits, n), row(logits, n), targets.view(n, {1}),
-                                        w[n]);
+    be.cross_entropy_row_weighted(losses, dlogits, logits, targets, weights);
     return;
   }
   const long start = static_cast<long>(vocab_start()), valid = static_cast<long>(valid_rows());
@@ -91,42 +86,18 @@ void VocabParallelEmbedding::cross_entropy_weighted(Backend& be, const Tensor& l
   tp_.all_reduce_max(row_max);
   be.vocab_parallel_ce_stats(stats, logits, row_max, targets, start, valid);
   tp_.all_reduce_sum(stats);
-  // The reduced statistics are [2, N]; one row's are copied to a [2, 1] pair.
-  Tensor row_stats = be.empty({2, 1});
-  for (std::int64_t n = 0; n < N; ++n) {
-    row_stats.f32()[0] = stats.f32()[n];
-    row_stats.f32()[1] = stats.f32()[N + n];
-    be.vocab_parallel_ce_finish(losses.view(n, {1}), opt_row(dlogits, n), row(logits, n), row_max.view(n, {1}),
-                                row_stats, targets.view(n, {1}), start, valid, w[n]);
-  }
+  be.vocab_parallel_ce_finish_row_weighted(losses, dlogits, logits, row_max, stats, targets, start, valid, weights);
 }
 
 void VocabParallelEmbedding::entropy(Backend& be, const Tensor& entropy, const Tensor& logits, const Tensor& row_max,
                                      const Tensor& stats) const {
-  const std::int64_t N = logits.dim(0), Vl = logits.dim(1);
+  const std::int64_t Vl = logits.dim(1);
   const std::int64_t valid = tp_.size() == 1 ? Vl : valid_rows();
   be.vocab_parallel_ce_max(row_max, logits, static_cast<long>(valid));
   tp_.all_reduce_max(row_max);
-  // Host loops (as the decode path's copies): a CUDA backend needs a kernel here.
-  float* sum_exp = stats.f32();
-  float* sum_exp_shifted = stats.f32() + N;
-  for (std::int64_t n = 0; n < N; ++n) {
-    const float* l = logits.f32() + n * Vl;
-    const float m = row_max.f32()[n];
-    double s = 0.0, t = 0.0;
-    for (std::int64_t i = 0; i < valid; ++i) {
-      const double z = static_cast<double>(l[i]) - m;
-      const double e = std::exp(z);
-      s += e;
-      t += e * z;
-    }
-    sum_exp[n] = static_cast<float>(s);
-    sum_exp_shifted[n] = static_cast<float>(t);
-  }
+  be.softmax_entropy_stats(stats, logits, row_max, static_cast<long>(valid));
   tp_.all_reduce_sum(stats);
-  for (std::int64_t n = 0; n < N; ++n)
-    entropy.f32()[n] = static_cast<float>(std::log(static_cast<double>(sum_exp[n])) -
-                                          static_cast<double>(sum_exp_shifted[n]) / sum_exp[n]);
+  be.softmax_entropy_finish(entropy, stats);
 }
 
 }  // namespace pouch

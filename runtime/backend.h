@@ -199,6 +199,41 @@ class Backend {
                                         const Tensor& row_max, const Tensor& stats, const Tensor& targets,
                                         long vocab_start, long valid, float grad_scale) = 0;
 
+  // Row-weighted forms for the policy losses (PPO / GRPO): as
+  // cross_entropy_forward_backward and vocab_parallel_ce_finish, but row n's
+  // gradient is scaled by row_weights[n] (F32 [N], any sign, on this device)
+  // instead of one grad_scale. Bitwise the same as a one-row call per row
+  // with grad_scale = row_weights[n].
+  virtual void cross_entropy_row_weighted(const Tensor& losses, const Tensor& dlogits, const Tensor& logits,
+                                          const Tensor& targets, const Tensor& row_weights) = 0;
+  virtual void vocab_parallel_ce_finish_row_weighted(const Tensor& losses, const Tensor& dlogits, const Tensor& logits,
+                                                     const Tensor& row_max, const Tensor& stats, const Tensor& targets,
+                                                     long vocab_start, long valid, const Tensor& row_weights) = 0;
+  // Softmax entropy of each row of logits[N, V], in two steps around the
+  // tensor-parallel all-reduce (SUM) of stats:
+  // 1. stats [2, N] "=": row 0 = sum of exp(z), row 1 = sum of exp(z) * z,
+  //    z = logit - row_max[n], over the first `valid` columns (each summed
+  //    in double, in column order, then rounded to f32).
+  virtual void softmax_entropy_stats(const Tensor& stats, const Tensor& logits, const Tensor& row_max, long valid) = 0;
+  // 2. entropy[N] "=" log(s) - t / s with (s, t) the columns of stats, in double.
+  virtual void softmax_entropy_finish(const Tensor& entropy, const Tensor& stats) = 0;
+  // out [2] F64 "+=": out[0] += the sum of losses[n] (F32 [N]) over the rows
+  // with targets[n] >= 0 (I32 [N]), summed in double from 0 in row order
+  // before the add; out[1] += how many such rows. The loss of a step
+  // accumulates here on the device and is read once.
+  virtual void masked_loss_sum(const Tensor& losses, const Tensor& targets, const Tensor& out) = 0;
+
+  // ---- elastic weight consolidation (EWC, Kirkpatrick et al. 2017) ----
+  // fisher[i] = f32(fisher[i] + weight * grads[i]^2), the product in double.
+  virtual void ewc_fisher_accumulate(const Tensor& fisher, const Tensor& grads, double weight) = 0;
+  // grads[i] += (lambda * fisher[i]) * (values[i] - anchor[i]), in f32: the
+  // gradient of the penalty (lambda / 2) sum_i F_i (v_i - a_i)^2.
+  virtual void ewc_penalty_gradient(const Tensor& grads, const Tensor& values, const Tensor& anchor,
+                                    const Tensor& fisher, float lambda) = 0;
+  // out [1] F64 "=" sum_i fisher[i] * d_i^2, d_i = values[i] - anchor[i], in
+  // double and index order (the penalty is 0.5 * lambda * out[0]).
+  virtual void ewc_penalty_sum(const Tensor& out, const Tensor& values, const Tensor& anchor, const Tensor& fisher) = 0;
+
   // ---- optimizer and reductions ----
   // AdamW (Loshchilov & Hutter; PyTorch's torch.optim.AdamW semantics):
   //   g = grad * grad_scale; p -= lr*wd*p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2

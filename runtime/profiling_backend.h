@@ -146,6 +146,37 @@ class ProfilingBackend final : public Backend {
                             const Tensor& out) override {
     timed("sum_squares", [&] { inner_.sum_squares_segments(flat, segments, out); });
   }
+  void cross_entropy_row_weighted(const Tensor& losses, const Tensor& dlogits, const Tensor& logits,
+                                  const Tensor& targets, const Tensor& row_weights) override {
+    timed("cross_entropy", [&] { inner_.cross_entropy_row_weighted(losses, dlogits, logits, targets, row_weights); });
+  }
+  void vocab_parallel_ce_finish_row_weighted(const Tensor& losses, const Tensor& dlogits, const Tensor& logits,
+                                             const Tensor& row_max, const Tensor& stats, const Tensor& targets,
+                                             long vocab_start, long valid, const Tensor& row_weights) override {
+    timed("vocab_parallel_ce", [&] {
+      inner_.vocab_parallel_ce_finish_row_weighted(losses, dlogits, logits, row_max, stats, targets, vocab_start, valid,
+                                                   row_weights);
+    });
+  }
+  void softmax_entropy_stats(const Tensor& stats, const Tensor& logits, const Tensor& row_max, long valid) override {
+    timed("entropy", [&] { inner_.softmax_entropy_stats(stats, logits, row_max, valid); });
+  }
+  void softmax_entropy_finish(const Tensor& entropy, const Tensor& stats) override {
+    timed("entropy", [&] { inner_.softmax_entropy_finish(entropy, stats); });
+  }
+  void masked_loss_sum(const Tensor& losses, const Tensor& targets, const Tensor& out) override {
+    timed("masked_loss_sum", [&] { inner_.masked_loss_sum(losses, targets, out); });
+  }
+  void ewc_fisher_accumulate(const Tensor& fisher, const Tensor& grads, double weight) override {
+    timed("ewc", [&] { inner_.ewc_fisher_accumulate(fisher, grads, weight); });
+  }
+  void ewc_penalty_gradient(const Tensor& grads, const Tensor& values, const Tensor& anchor, const Tensor& fisher,
+                            float lambda) override {
+    timed("ewc", [&] { inner_.ewc_penalty_gradient(grads, values, anchor, fisher, lambda); });
+  }
+  void ewc_penalty_sum(const Tensor& out, const Tensor& values, const Tensor& anchor, const Tensor& fisher) override {
+    timed("ewc", [&] { inner_.ewc_penalty_sum(out, values, anchor, fisher); });
+  }
 
  private:
   template <typename F>

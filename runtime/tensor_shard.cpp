@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "runtime/backend.h"
+
 namespace pouch {
 
 namespace {
@@ -87,6 +89,21 @@ void copy_shard_to_full(const ShardSpec& spec, const Tensor& local, const Tensor
     for (std::int64_t i = 0; i < rows; ++i)
       std::memcpy(full.f32() + i * cols + spec.rank * lc, local.f32() + i * lc, static_cast<std::size_t>(lc) * f32);
   }
+}
+
+void copy_full_to_shard(Backend& be, const ShardSpec& spec, const Tensor& full, const Tensor& local) {
+  if (full.on_host() && local.on_host()) {
+    copy_full_to_shard(spec, full, local);
+    return;
+  }
+  Tensor full_host = full, local_host = local;
+  if (!full.on_host()) {
+    full_host = Tensor::empty(full.shape(), full.dtype());
+    be.copy(full_host, full);
+  }
+  if (!local.on_host()) local_host = Tensor::empty(local.shape(), local.dtype());
+  copy_full_to_shard(spec, full_host, local_host);
+  if (!local.on_host()) be.copy(local, local_host);
 }
 
 }  // namespace pouch

@@ -17,6 +17,8 @@
 
 namespace pouch {
 
+class Backend;
+
 struct ShardSpec {
   enum class Kind { Replicated, Rows, Columns };
   Kind kind = Kind::Replicated;
@@ -37,6 +39,10 @@ struct ShardSpec {
 Shape shard_shape(const ShardSpec& spec, const Shape& full);
 // local = this rank's piece of full (padding rows zeroed).
 void copy_full_to_shard(const ShardSpec& spec, const Tensor& full, const Tensor& local);
+// As above for tensors of be's device or the host (full and local may each
+// be either): on a device the cut is done on the host, between one copy down
+// and one copy up (init, load and merge only: the copy down is a host sync).
+void copy_full_to_shard(Backend& be, const ShardSpec& spec, const Tensor& full, const Tensor& local);
 // this rank's piece of full = local (padding dropped); other pieces untouched.
 void copy_shard_to_full(const ShardSpec& spec, const Tensor& local, const Tensor& full);
 

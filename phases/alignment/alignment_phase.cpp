@@ -158,7 +158,7 @@ class AlignmentPhase final : public Phase {
   // The held-out reward at the phase start (phases/alignment/held_out_reward.h): its
   // total, then each dimension; empty when reward_eval_prompts = 0.
   std::vector<double> held_out_before_;
-  Tensor hidden_grad_, dvalues_, values_buf_, weights_;
+  Tensor hidden_grad_, dvalues_, values_buf_;
   // The dp sums of the gradients, one flat all-reduce per store after the
   // update's backward (make_dp_reducer without an announcing model): the
   // reduction alignment has always done; null at dp = 1.
@@ -235,12 +235,12 @@ void AlignmentPhase::restore(const std::string& file, bool verify) {
   const int rank = ctx_.ranks.world_rank;
   restore_run_state(file, ctx_.model, optimizer_, rank, verify);
   CheckpointState s;
-  s.phase = phase_tensors();  // views: read straight into the live buffers
+  s.phase = phase_tensors();  // views: read into the live buffers (through host memory on a device)
   ReadOptions options;
   options.rank = rank;
   options.verify = false;
   options.optim = false;
-  read_checkpoint_file(file, s, options);
+  read_checkpoint_staged(ctx_.be, file, s, options);
   auto row = [&](const auto& map, const char* key, std::size_t n) {
     const auto it = map.find(key);
     if (it == map.end() || it->second.size() != n)
@@ -261,7 +261,7 @@ void AlignmentPhase::values_of(GPT& trunk, const PackedRollouts& batch, std::int
   const std::int64_t N = nrows * batch.T, C = ctx_.cfg.model.d_model;
   ensure_shape(ctx_.be, values_buf_, {N}, DType::F32);
   head_->forward(ctx_.be, trunk.final_hidden().reshape({N, C}), values_buf_);
-  gather_actions(batch, row0, nrows, values_buf_.f32(), 1.0f, out);
+  gather_actions(ctx_.be, batch, row0, nrows, values_buf_, 1.0f, out);
 }
 
 void AlignmentPhase::score_batch(const PackedRollouts& batch, std::int64_t chunk_rows, RolloutTensors& rt) {
@@ -276,12 +276,12 @@ void AlignmentPhase::score_batch(const PackedRollouts& batch, std::int64_t chunk
     const auto b = static_cast<std::size_t>(batch.offsets[static_cast<std::size_t>(r0)]);
     const auto e = static_cast<std::size_t>(batch.offsets[static_cast<std::size_t>(r0 + chunk_rows)]);
     auto span_of = [&](std::vector<float>& v) { return std::span<float>(v.data() + b, e - b); };
-    model.forward(x, y);
-    gather_actions(batch, r0, chunk_rows, model.token_losses().f32(), -1.0f, span_of(rt.old_lp));
-    gather_actions(batch, r0, chunk_rows, model.token_entropy().f32(), 1.0f, span_of(rt.entropy));
+    model.forward_deferred(x, y);
+    gather_actions(ctx_.be, batch, r0, chunk_rows, model.token_losses(), -1.0f, span_of(rt.old_lp));
+    gather_actions(ctx_.be, batch, r0, chunk_rows, model.token_entropy(), 1.0f, span_of(rt.entropy));
     if (head_ && !critic_) values_of(model, batch, r0, chunk_rows, span_of(rt.values));
-    ref_.forward(x, y);
-    gather_actions(batch, r0, chunk_rows, ref_.token_losses().f32(), -1.0f, span_of(rt.ref_lp));
+    ref_.forward_deferred(x, y);
+    gather_actions(ctx_.be, batch, r0, chunk_rows, ref_.token_losses(), -1.0f, span_of(rt.ref_lp));
     if (critic_) {
       critic_->forward_hidden(x);
       values_of(*critic_, batch, r0, chunk_rows, span_of(rt.values));
@@ -298,8 +298,9 @@ double AlignmentPhase::kl_sum_now(const PackedRollouts& batch, std::int64_t chun
     const auto b = batch.offsets[static_cast<std::size_t>(r0)];
     const auto e = batch.offsets[static_cast<std::size_t>(r0 + chunk_rows)];
     lp.assign(static_cast<std::size_t>(e - b), 0.0f);
-    ctx_.model.forward(batch.tokens.view(r0 * T, {chunk_rows, T}), batch.targets.view(r0 * T, {chunk_rows, T}));
-    gather_actions(batch, r0, chunk_rows, ctx_.model.token_losses().f32(), -1.0f, lp);
+    ctx_.model.forward_deferred(batch.tokens.view(r0 * T, {chunk_rows, T}),
+                                batch.targets.view(r0 * T, {chunk_rows, T}));
+    gather_actions(ctx_.be, batch, r0, chunk_rows, ctx_.model.token_losses(), -1.0f, lp);
     for (std::int64_t k = b; k < e; ++k) sum += kl_k3(lp[static_cast<std::size_t>(k - b)], rt.ref_lp[k]);
   }
   return sum;
@@ -326,8 +327,8 @@ void AlignmentPhase::update(const PackedRollouts& batch, const RolloutTensors& r
   // The current log-probs first: the per-token weights of forward_weighted
   // are -dL/dlogprob, which depend on them (the ratio).
   std::vector<float> lp(n), grad(n, 0.0f);
-  model.forward(x, y);
-  gather_actions(batch, row0, nrows, model.token_losses().f32(), -1.0f, lp);
+  model.forward_deferred(x, y);
+  gather_actions(be, batch, row0, nrows, model.token_losses(), -1.0f, lp);
   const double beta = kl_.beta();
   if (is_ppo()) {
     const PolicyLossResult pl =
@@ -372,11 +373,11 @@ void AlignmentPhase::update(const PackedRollouts& batch, const RolloutTensors& r
   }
   sums.update_tokens += static_cast<double>(n);
 
-  ensure_shape(be, weights_, {nrows, T}, DType::F32);
-  be.fill(weights_, 0.0f);
-  float* w = weights_.f32();
+  // Built on the host; forward_weighted copies them to the device.
+  const Tensor weights = Tensor::zeros({nrows, T}, DType::F32);
+  float* w = weights.f32();
   for (std::size_t k = 0; k < n; ++k) w[batch.positions[b + k] - row0 * T] = -grad[k];
-  model.forward_weighted(x, y, weights_);
+  model.forward_weighted_deferred(x, y, weights);
 
   if (head_) {
     GPT& trunk = critic_ ? *critic_ : model;
@@ -389,9 +390,10 @@ void AlignmentPhase::update(const PackedRollouts& batch, const RolloutTensors& r
     // Shared trunk: L = L_policy + vf_coef L_value; a critic of its own has
     // its own optimizer, so its loss needs no weight.
     const float coef = critic_ ? 1.0f : static_cast<float>(a_.vf_coef);
+    const Tensor dvalues_host = Tensor::zeros({N}, DType::F32);
+    for (std::size_t k = 0; k < n; ++k) dvalues_host.f32()[batch.positions[b + k] - row0 * T] = coef * dv[k];
     ensure_shape(be, dvalues_, {N}, DType::F32);
-    be.fill(dvalues_, 0.0f);
-    for (std::size_t k = 0; k < n; ++k) dvalues_.f32()[batch.positions[b + k] - row0 * T] = coef * dv[k];
+    be.copy(dvalues_, dvalues_host);
     ensure_shape(be, hidden_grad_, {N, C}, DType::F32);
     be.fill(hidden_grad_, 0.0f);
     head_->backward(be, dvalues_, trunk.final_hidden().reshape({N, C}), hidden_grad_);
@@ -471,7 +473,7 @@ PackedRollouts AlignmentPhase::rollout_and_score(std::int64_t global, RolloutTen
         for (double v : rb.dimension(d)) stats.well_formed += v > 0 ? 1.0 : 0.0;
   }
 
-  PackedRollouts batch = pack_rollouts(ctx_.be, prompts, samples, ctx_.cfg.model.seq_len);
+  PackedRollouts batch = pack_rollouts(prompts, samples, ctx_.cfg.model.seq_len);
   score_batch(batch, minibatch_rows(), rt);
   const std::int64_t n_tok = batch.action_tokens();
   for (std::int64_t k = 0; k < n_tok; ++k) {
@@ -663,8 +665,8 @@ PhaseOutcome AlignmentPhase::run(std::int64_t first_step) {
   if (critic_) critic_dp_ = make_dp_reducer(ctx_, critic_->parameters(), nullptr);
 
   const std::int64_t B_eval = std::max<std::int64_t>(1, cfg.train.batch_size / ctx_.ranks.dp_size());
-  const Tensor ex = ctx_.be.empty({B_eval, cfg.model.seq_len}, DType::I32);
-  const Tensor ey = ctx_.be.empty({B_eval, cfg.model.seq_len}, DType::I32);
+  const Tensor ex = Tensor::empty({B_eval, cfg.model.seq_len}, DType::I32);  // host: GPT::forward copies up
+  const Tensor ey = Tensor::empty({B_eval, cfg.model.seq_len}, DType::I32);
   if (first_step == 0) evaluate_start(ex, ey);
 
   PhaseLoopHooks hooks;

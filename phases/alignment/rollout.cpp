@@ -67,13 +67,13 @@ std::vector<RolloutSample> generate_rollouts(GPT& model, const CharTokenizer& to
   return out;
 }
 
-PackedRollouts pack_rollouts(Backend& be, const std::vector<RolloutPrompt>& prompts,
-                             const std::vector<RolloutSample>& samples, std::int64_t T) {
+PackedRollouts pack_rollouts(const std::vector<RolloutPrompt>& prompts, const std::vector<RolloutSample>& samples,
+                             std::int64_t T) {
   PackedRollouts b;
   b.rows = static_cast<std::int64_t>(samples.size());
   b.T = T;
-  b.tokens = be.zeros({b.rows, T}, DType::I32);
-  b.targets = be.empty({b.rows, T}, DType::I32);
+  b.tokens = Tensor::zeros({b.rows, T}, DType::I32);
+  b.targets = Tensor::empty({b.rows, T}, DType::I32);
   std::int32_t* x = b.tokens.i32();
   std::int32_t* y = b.targets.i32();
   std::fill(y, y + b.rows * T, -1);
@@ -95,6 +95,16 @@ PackedRollouts pack_rollouts(Backend& be, const std::vector<RolloutPrompt>& prom
     b.offsets.push_back(b.offsets.back() + n);
   }
   return b;
+}
+
+void gather_actions(Backend& be, const PackedRollouts& batch, std::int64_t row0, std::int64_t nrows,
+                    const Tensor& per_position, float sign, std::span<float> out) {
+  Tensor host = per_position;
+  if (!per_position.on_host()) {
+    host = Tensor::empty(per_position.shape(), per_position.dtype());
+    be.copy(host, per_position);  // pageable: the one host sync of this read
+  }
+  gather_actions(batch, row0, nrows, host.f32(), sign, out);
 }
 
 void gather_actions(const PackedRollouts& batch, std::int64_t row0, std::int64_t nrows, const float* per_position,

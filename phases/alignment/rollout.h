@@ -69,19 +69,23 @@ std::vector<RolloutSample> generate_rollouts(GPT& model, const CharTokenizer& to
 // r * T + prompt_len_r - 1 + k of tokens/targets.
 struct PackedRollouts {
   std::int64_t rows = 0, T = 0;
-  Tensor tokens, targets;               // [rows, T] int32
+  Tensor tokens, targets;               // [rows, T] int32 on the host (GPT::forward copies them up)
   std::vector<std::int64_t> offsets;    // (rows + 1,)
   std::vector<std::int64_t> positions;  // (tokens,) flat index into [rows * T] of each action token
   std::int64_t action_tokens() const { return offsets.back(); }
 };
 
-PackedRollouts pack_rollouts(Backend& be, const std::vector<RolloutPrompt>& prompts,
-                             const std::vector<RolloutSample>& samples, std::int64_t T);
+PackedRollouts pack_rollouts(const std::vector<RolloutPrompt>& prompts, const std::vector<RolloutSample>& samples,
+                             std::int64_t T);
 
 // out[k] = per_position[positions[k]] (e.g. -token_losses() at the actions),
 // for the positions of rows [row0, row0 + nrows) read from a forward of those
 // rows only (per_position [nrows * T]).
 void gather_actions(const PackedRollouts& batch, std::int64_t row0, std::int64_t nrows, const float* per_position,
                     float sign, std::span<float> out);
+// As above from a tensor of be's device: on a device it is read back first
+// (one copy, one host sync: the allowed read of a rollout chunk).
+void gather_actions(Backend& be, const PackedRollouts& batch, std::int64_t row0, std::int64_t nrows,
+                    const Tensor& per_position, float sign, std::span<float> out);
 
 }  // namespace pouch

@@ -13,17 +13,21 @@ double accumulate_gradients(const PhaseContext& ctx, DpReducer* reducer, const T
                             bool overflow_is_possible) {
   GPT& model = ctx.model;
   const std::int64_t A = ctx.cfg.train.grad_accum;
-  std::vector<double> loss = {0.0, 0.0};  // sum and count of this rank's target losses
+  // Sum and count of this rank's target losses, accumulated on the device
+  // and read once: one host sync per step whatever grad_accum is.
+  const Tensor sums = ctx.be.zeros({2}, DType::F64);
   for (std::int64_t micro = 0; micro < A; ++micro) {
     // With accumulation only the last micro-batch's backward reduces.
     if (reducer && micro == A - 1) reducer->begin();
     fill(micro);
-    model.forward(x, y, dloss);
+    model.forward_deferred(x, y, dloss);
+    model.add_loss_sums_to(sums);
     model.backward();
-    loss[0] += model.last_loss_sum();
-    loss[1] += static_cast<double>(model.last_loss_count());
   }
   if (reducer) reducer->finish();
+  const Tensor host = Tensor::empty({2}, DType::F64);
+  ctx.be.copy(host, sums);
+  std::vector<double> loss = {host.data<double>()[0], host.data<double>()[1]};
   sum_over_dp(ctx.ranks, ctx.be, loss);
   const double mean = loss[1] > 0 ? loss[0] / loss[1] : 0.0;
   if (!std::isfinite(mean) && !overflow_is_possible)

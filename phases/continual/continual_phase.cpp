@@ -253,7 +253,7 @@ void ContinualPhase::restore(const std::string& file, bool verify) {
   options.rank = ctx_.ranks.world_rank;
   options.verify = verify;
   options.optim = !lora();
-  read_checkpoint_file(file, s, options);
+  read_checkpoint_staged(ctx_.be, file, s, options);
   // The phase's rows hold the same values on every rank; read rank 0's, which
   // every checkpoint has (a rank beyond the writer's world finds no row of its own).
   const CheckpointState rows = read_checkpoint_rows(file, 0);
@@ -326,15 +326,21 @@ void ContinualPhase::estimate_fisher(const Tensor& x, const Tensor& y) {
     zero_grads();
     if (reducer_) reducer_->begin();
     fill_fisher(b, ctx_.ranks.dp_rank() * B_local, B_local, x, y);
-    model.forward(x, y, 1.0f / static_cast<float>(B * T));  // g_b: gradient of the global batch's mean loss
+    model.forward_deferred(x, y, 1.0f / static_cast<float>(B * T));  // g_b: gradient of the global batch's mean loss
     model.backward();
     if (reducer_) reducer_->finish();
     ewc_->accumulate_fisher(model.parameters().grads(), 1.0 / static_cast<double>(K));
   }
   zero_grads();
+  // A one-off read at the phase start, for the log line.
+  Tensor fisher = ewc_->fisher();
+  if (!fisher.on_host()) {
+    fisher = Tensor::empty(ewc_->fisher().shape());
+    ctx_.be.copy(fisher, ewc_->fisher());
+  }
   double fsum = 0.0;
-  const float* f = ewc_->fisher().f32();
-  for (std::int64_t i = 0; i < ewc_->fisher().numel(); ++i) fsum += f[i];
+  const float* f = fisher.f32();
+  for (std::int64_t i = 0; i < fisher.numel(); ++i) fsum += f[i];
   if (ctx_.ranks.main())
     log_info("{}: EWC Fisher from {} old-data batches of {} rows: mean {:.3e}", ctx_.phase.name(), K, B,
              fsum / static_cast<double>(model.parameters().numel()));
@@ -357,7 +363,8 @@ std::int64_t ContinualPhase::publish(std::int64_t version) {
   // the pending checkpoint finishes first so that the published version never
   // waits on its lock part-way through its own file.
   ctx_.services.wait();
-  const NamedTensors named = model.lora_enabled() ? model.merged_named_values() : model.named_values();
+  // Host copies for the weights file (one read per tensor on a device).
+  const NamedTensors named = model.on_host(model.lora_enabled() ? model.merged_named_values() : model.named_values());
   const std::string dir = serving_dir(resolve_run_dir(ctx_.cfg));
   std::int64_t latest = 0;
   std::string error;
@@ -413,7 +420,8 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
       ewc_ ? fmt::format(", EWC lambda {} over {} batches", cc_.ewc_lambda, cc_.ewc_batches) : std::string(),
       precision_name(precision_.precision())));
 
-  const Tensor x = be.empty({B_local, T}, DType::I32), y = be.empty({B_local, T}, DType::I32);
+  // Host batches: GPT::forward copies them to the device.
+  const Tensor x = Tensor::empty({B_local, T}, DType::I32), y = Tensor::empty({B_local, T}, DType::I32);
   if (first_step == 0) {
     const EvalResult& e = ctx_.record_eval(ctx_.step_offset, x, y, eval_levels_);
     before_ = e.levels;

@@ -22,7 +22,9 @@
 //
 // F and θ* keep the ParameterStore's flat layout (one element per value,
 // this rank's shards under tensor parallelism), so they checkpoint like the
-// weights and the penalty gradient is one pass over the flat buffers.
+// weights and the penalty gradient is one pass over the flat buffers. They
+// live on the backend's device; every pass is a Backend op (Backend::ewc_*),
+// and only penalty() reads a value back (one host sync).
 #include <cstdint>
 
 #include "runtime/backend.h"
@@ -43,7 +45,8 @@ class EwcPenalty {
   // grads += λ · F · (values − θ*).
   void add_gradient(const Tensor& values, const Tensor& grads, double lambda) const;
   // (λ/2) Σ F (values − θ*)² over this rank's elements (a logging value; under
-  // tensor parallelism replicated tensors count on every rank).
+  // tensor parallelism replicated tensors count on every rank). One host sync
+  // on a device.
   double penalty(const Tensor& values, double lambda) const;
 
   const Tensor& fisher() const { return fisher_; }
@@ -53,7 +56,9 @@ class EwcPenalty {
   Tensor anchor_of(const Parameter& p) const { return anchor_.view(p.offset, p.shape); }
 
  private:
+  Backend& be_;
   Tensor fisher_, anchor_;  // (flat,) f32
+  Tensor sum_;              // [1] F64: penalty()'s sum on the device
 };
 
 }  // namespace pouch

@@ -68,6 +68,16 @@ RunPosition restore_run_state(const std::string& path, GPT& model, AdamWOptimize
   return pos;
 }
 
+void read_checkpoint_staged(Backend& be, const std::string& path, CheckpointState& s, const ReadOptions& options) {
+  HostStaging staging(be);
+  staging.stage(s.model);
+  staging.stage(s.optim_m);
+  staging.stage(s.optim_v);
+  staging.stage(s.phase);
+  read_checkpoint_file(path, s, options);
+  staging.upload();
+}
+
 CheckpointState read_checkpoint_rows(const std::string& path, int rank) {
   CheckpointState s;
   ReadOptions options;

@@ -35,6 +35,9 @@ CheckpointState capture_run_state(const GPT& model, const AdamWOptimizer& optimi
 RunPosition restore_run_state(const std::string& path, GPT& model, AdamWOptimizer& optimizer, int rank,
                               bool verify = true);
 
+// read_checkpoint_file into targets that may be on be's device: those are
+// read into host stand-ins, then copied up (the phases' own tensors too).
+void read_checkpoint_staged(Backend& be, const std::string& path, CheckpointState& s, const ReadOptions& options);
 // Reads /meta and the per-rank rows (/data, /data_f64) of `path`, no tensors.
 CheckpointState read_checkpoint_rows(const std::string& path, int rank);
 

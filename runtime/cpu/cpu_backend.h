@@ -75,6 +75,18 @@ class CpuBackend final : public Backend {
   double sum_squares(const Tensor& x) override;
   void sum_squares_segments(const Tensor& flat, const std::vector<SquareSumSegment>& segments,
                             const Tensor& out) override;
+  void cross_entropy_row_weighted(const Tensor& losses, const Tensor& dlogits, const Tensor& logits,
+                                  const Tensor& targets, const Tensor& row_weights) override;
+  void vocab_parallel_ce_finish_row_weighted(const Tensor& losses, const Tensor& dlogits, const Tensor& logits,
+                                             const Tensor& row_max, const Tensor& stats, const Tensor& targets,
+                                             long vocab_start, long valid, const Tensor& row_weights) override;
+  void softmax_entropy_stats(const Tensor& stats, const Tensor& logits, const Tensor& row_max, long valid) override;
+  void softmax_entropy_finish(const Tensor& entropy, const Tensor& stats) override;
+  void masked_loss_sum(const Tensor& losses, const Tensor& targets, const Tensor& out) override;
+  void ewc_fisher_accumulate(const Tensor& fisher, const Tensor& grads, double weight) override;
+  void ewc_penalty_gradient(const Tensor& grads, const Tensor& values, const Tensor& anchor, const Tensor& fisher,
+                            float lambda) override;
+  void ewc_penalty_sum(const Tensor& out, const Tensor& values, const Tensor& anchor, const Tensor& fisher) override;
 
  private:
   // Shared with the events this backend records (CpuEvent::synchronize).

@@ -10,7 +10,7 @@
 namespace pouch::cpu {
 
 void cross_entropy_forward_backward(float* losses, float* dlogits, const float* logits, const std::int32_t* targets,
-                                    std::int64_t N, std::int64_t V, float grad_scale) {
+                                    std::int64_t N, std::int64_t V, float grad_scale, const float* row_scale) {
 #pragma omp parallel for schedule(static) if (N * V >= kParallelMinWork)
   for (std::int64_t n = 0; n < N; ++n) {
     const float* xr = logits + n * V;
@@ -27,10 +27,11 @@ void cross_entropy_forward_backward(float* losses, float* dlogits, const float* 
     const float sum = row_exp_sum(dr, xr, V, m, 1.0f);
     if (losses != nullptr) losses[n] = (m - x_t) + std::log(sum);
     if (dr != nullptr) {
-      const float s = grad_scale / sum;
+      const float g = row_scale != nullptr ? row_scale[n] : grad_scale;
+      const float s = g / sum;
 #pragma omp simd
       for (std::int64_t i = 0; i < V; ++i) dr[i] *= s;
-      dr[t] -= grad_scale;
+      dr[t] -= g;
     }
   }
 }

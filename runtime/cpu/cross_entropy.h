@@ -10,7 +10,8 @@ namespace pouch::cpu {
 //   dlogits[n,:] = (softmax(logits[n,:]) - onehot(t)) * grad_scale
 // A target < 0 is ignored (loss 0, gradient row 0); a target >= V is a bug
 // and aborts. losses or dlogits may be null; dlogits may alias logits.
+// row_scale[N], when given, replaces grad_scale row by row.
 void cross_entropy_forward_backward(float* losses, float* dlogits, const float* logits, const std::int32_t* targets,
-                                    std::int64_t N, std::int64_t V, float grad_scale);
+                                    std::int64_t N, std::int64_t V, float grad_scale, const float* row_scale = nullptr);
 
 }  // namespace pouch::cpu

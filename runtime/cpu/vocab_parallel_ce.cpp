@@ -30,7 +30,7 @@ void vocab_parallel_ce_stats(float* sum_exp, float* target_logit, const float* l
 void vocab_parallel_ce_finish(float* losses, float* dlogits, const float* logits, const float* row_max,
                               const float* sum_exp, const float* target_logit, const std::int32_t* targets,
                               std::int64_t N, std::int64_t V, std::int64_t valid, std::int64_t vocab_start,
-                              float grad_scale) {
+                              float grad_scale, const float* row_scale) {
 #pragma omp parallel for schedule(static) if (N * V >= kParallelMinWork)
   for (std::int64_t n = 0; n < N; ++n) {
     const bool ignored = targets[n] < 0;
@@ -42,12 +42,13 @@ void vocab_parallel_ce_finish(float* losses, float* dlogits, const float* logits
       continue;
     }
     row_exp_sum(dr, logits + n * V, valid, row_max[n], 1.0f);
-    const float s = grad_scale / sum_exp[n];
+    const float g = row_scale != nullptr ? row_scale[n] : grad_scale;
+    const float s = g / sum_exp[n];
 #pragma omp simd
     for (std::int64_t i = 0; i < valid; ++i) dr[i] *= s;
     for (std::int64_t i = valid; i < V; ++i) dr[i] = 0.0f;
     const std::int64_t local = static_cast<std::int64_t>(targets[n]) - vocab_start;
-    if (local >= 0 && local < valid) dr[local] -= grad_scale;
+    if (local >= 0 && local < valid) dr[local] -= g;
   }
 }
 

@@ -21,10 +21,11 @@ void vocab_parallel_ce_stats(float* sum_exp, float* target_logit, const float* l
                              const std::int32_t* targets, std::int64_t N, std::int64_t V, std::int64_t valid,
                              std::int64_t vocab_start);
 // losses[N] (optional) and dlogits[N, V] (optional, may alias logits) from the
-// globally reduced row_max, sum_exp and target_logit.
+// globally reduced row_max, sum_exp and target_logit. row_scale[N], when
+// given, replaces grad_scale row by row.
 void vocab_parallel_ce_finish(float* losses, float* dlogits, const float* logits, const float* row_max,
                               const float* sum_exp, const float* target_logit, const std::int32_t* targets,
                               std::int64_t N, std::int64_t V, std::int64_t valid, std::int64_t vocab_start,
-                              float grad_scale);
+                              float grad_scale, const float* row_scale = nullptr);
 
 }  // namespace pouch::cpu

@@ -38,6 +38,7 @@ const std::vector<OpCase>& all_cases() {
     add_embedding_cases(c);
     add_attention_cases(c);
     add_loss_cases(c);
+    add_policy_cases(c);
     add_optimizer_cases(c);
     return c;
   }();
