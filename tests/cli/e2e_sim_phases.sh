@@ -68,8 +68,9 @@ import json
 import sys
 import h5py
 
-# Wall-clock fields, and the sync counter (cpu counts none).
-VOLATILE = {"elapsed_s", "step_s", "tokens_per_s", "mfu", "checkpoint_s", "watch_wait_s", "host_syncs"}
+# Wall-clock fields, and the sync and host-block counters (cpu counts none).
+VOLATILE = {"elapsed_s", "step_s", "tokens_per_s", "mfu", "checkpoint_s", "watch_wait_s", "host_syncs",
+            "comm_host_blocks"}
 # The runs' shapes: seq_len, samples per step (prompts x samples_per_prompt),
 # and the phase defaults epochs = 2, minibatches = 2.
 SEQ_LEN, SAMPLES, EPOCHS, MINIBATCHES = 32, 4, 2, 2

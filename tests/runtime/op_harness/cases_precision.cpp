@@ -86,8 +86,7 @@ void add_round(std::vector<OpCase>& cases, i64 n, Training p, bool in_place) {
 }
 
 void add_cast_down(std::vector<OpCase>& cases, i64 n, DType to) {
-  cases.push_back({"cast", fmt::format("n={} f32 -> {}", n, dtype_name(to)), Precision::Exact,
-                   [=](std::uint32_t seed) {
+  cases.push_back({"cast", fmt::format("n={} f32 -> {}", n, dtype_name(to)), Precision::Exact, [=](std::uint32_t seed) {
                      Rng rng(seed);
                      auto x = share(spread(rng, n));
                      // 16-bit outputs cannot be filled with NaN: random bits, all overwritten.
@@ -108,38 +107,37 @@ void add_cast_down(std::vector<OpCase>& cases, i64 n, DType to) {
 }
 
 void add_cast_up(std::vector<OpCase>& cases, i64 n, DType from) {
-  cases.push_back({"cast", fmt::format("n={} {} -> f32", n, dtype_name(from)), Precision::Exact,
-                   [=](std::uint32_t seed) {
-                     Rng rng(seed);
-                     // Finite 16-bit patterns: the reference's rounding of spread values.
-                     std::vector<float> rounded = spread(rng, n);
-                     Tensor bits = Tensor::empty({n}, from);
-                     for (i64 i = 0; i < n; ++i) {
-                       const double r = from == DType::BF16 ? round_bf16(rounded[i]) : round_f16(rounded[i]);
-                       rounded[i] = std::isinf(r) ? 0.0f : static_cast<float>(r);
-                       const auto b = static_cast<std::uint16_t>(from == DType::BF16 ? bf16_bits(rounded[i])
-                                                                                      : f16_bits(rounded[i]));
-                       std::memcpy(static_cast<char*>(bits.raw()) + 2 * i, &b, 2);
-                     }
-                     auto in = share(std::make_pair(bits, rounded));
-                     Problem pr;
-                     pr.run = [=](Backend& be) {
-                       Tensor out = poisoned(be, {n});
-                       be.cast(out, upload_host(be, in->first));
-                       return Outputs{read(be, "out", out)};
-                     };
-                     pr.reference = [=] { return Outputs{{"out", to_vec(in->second)}}; };
-                     return pr;
-                   }});
+  cases.push_back(
+      {"cast", fmt::format("n={} {} -> f32", n, dtype_name(from)), Precision::Exact, [=](std::uint32_t seed) {
+         Rng rng(seed);
+         // Finite 16-bit patterns: the reference's rounding of spread values.
+         std::vector<float> rounded = spread(rng, n);
+         Tensor bits = Tensor::empty({n}, from);
+         for (i64 i = 0; i < n; ++i) {
+           const double r = from == DType::BF16 ? round_bf16(rounded[i]) : round_f16(rounded[i]);
+           rounded[i] = std::isinf(r) ? 0.0f : static_cast<float>(r);
+           const auto b =
+               static_cast<std::uint16_t>(from == DType::BF16 ? bf16_bits(rounded[i]) : f16_bits(rounded[i]));
+           std::memcpy(static_cast<char*>(bits.raw()) + 2 * i, &b, 2);
+         }
+         auto in = share(std::make_pair(bits, rounded));
+         Problem pr;
+         pr.run = [=](Backend& be) {
+           Tensor out = poisoned(be, {n});
+           be.cast(out, upload_host(be, in->first));
+           return Outputs{read(be, "out", out)};
+         };
+         pr.reference = [=] { return Outputs{{"out", to_vec(in->second)}}; };
+         return pr;
+       }});
 }
 
 // planted: -1 none, else the index that gets `bad` (inf or NaN). A NaN
 // planted in the gradients stays NaN (which no comparison passes), so those
 // cases compare the flag alone.
 void add_unscale(std::vector<OpCase>& cases, i64 n, float inv_scale, i64 planted, float bad) {
-  const std::string variant =
-      planted < 0 ? fmt::format("n={} inv_scale={}", n, inv_scale)
-                  : fmt::format("n={} inv_scale={} {} at {}", n, inv_scale, bad, planted);
+  const std::string variant = planted < 0 ? fmt::format("n={} inv_scale={}", n, inv_scale)
+                                          : fmt::format("n={} inv_scale={} {} at {}", n, inv_scale, bad, planted);
   cases.push_back({"unscale_and_check", variant, Precision::Exact, [=](std::uint32_t seed) {
                      Rng rng(seed);
                      std::vector<float> g = rng.uniform(n, -1024.0f, 1024.0f);
