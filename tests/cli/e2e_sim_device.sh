@@ -11,6 +11,7 @@
 # usage: e2e_sim_device.sh POUCH
 set -euo pipefail
 pouch=$1
+support=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"
@@ -30,12 +31,9 @@ POUCH_SIM_DELAY_US=0:30 "$pouch" train "${base[@]}" --train.grad_accum=4 --phase
 grep -q "resumed from .*sim/checkpoints/step-00000002" cpu_from_sim.log
 grep -q "resumed from .*cpu/checkpoints/step-00000002" sim_from_cpu.log
 
-/usr/bin/python3 - <<'PY'
-import json
-import h5py
+PYTHONPATH="$support" /usr/bin/python3 - <<'PY'
+from run_outputs import assert_same_datasets, steps
 
-def steps(path):
-    return [json.loads(l) for l in open(path) if '"step"' in l]
 
 cpu, sim = steps("cpu/metrics.jsonl"), steps("sim/metrics.jsonl")
 assert len(cpu) == len(sim) == 4, (len(cpu), len(sim))
@@ -49,19 +47,9 @@ for s in sim + steps("sim_accum4/metrics.jsonl"):
     assert s["host_syncs"] <= 2, f"step {s['step']}: {s['host_syncs']} host syncs on sim, budget 2"
     assert s["host_syncs"] >= 1, f"step {s['step']}: no host sync counted on sim: the counter is broken"
 
-def datasets(path):
-    out = {}
-    with h5py.File(path) as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()].tobytes()) if isinstance(obj, h5py.Dataset) else None)
-    return out
 
-want = datasets("cpu/model.h5")
-assert want, "cpu/model.h5 holds no datasets"
 for run in ("sim", "cpu_from_sim", "sim_from_cpu"):
-    got = datasets(f"{run}/model.h5")
-    assert got.keys() == want.keys(), (run, sorted(set(got) ^ set(want)))
-    diff = [k for k in want if got[k] != want[k]]
-    assert not diff, f"{run}/model.h5 differs from cpu/model.h5 in {diff}"
+    assert_same_datasets("cpu/model.h5", f"{run}/model.h5", f"{run} against cpu")
 print("sim == cpu bitwise: 4 steps, final weights, cross-device resume; host_syncs", [s["host_syncs"] for s in sim],
       "at grad_accum 4:", [s["host_syncs"] for s in steps("sim_accum4/metrics.jsonl")])
 PY

@@ -8,6 +8,7 @@
 # usage: e2e_sim_mixed_precision.sh POUCH
 set -euo pipefail
 pouch=$1
+support=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"
@@ -25,18 +26,10 @@ done
   --resume=sim_bf16/checkpoints/step-00000003 > cpu_from_sim.log 2>&1
 grep -q "resumed from .*sim_bf16/checkpoints/step-00000003" cpu_from_sim.log
 
-/usr/bin/python3 - <<'PY'
-import json
-import h5py
+PYTHONPATH="$support" /usr/bin/python3 - <<'PY'
+from run_outputs import assert_same_datasets, steps
 
-def steps(path):
-    return [json.loads(l) for l in open(path) if '"step"' in l]
 
-def datasets(path):
-    out = {}
-    with h5py.File(path) as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()].tobytes()) if isinstance(obj, h5py.Dataset) else None)
-    return out
 
 for prec in ("bf16", "fp16"):
     cpu, sim = steps(f"cpu_{prec}/metrics.jsonl"), steps(f"sim_{prec}/metrics.jsonl")
@@ -51,13 +44,9 @@ for prec in ("bf16", "fp16"):
     if prec == "fp16":
         scales = [s["loss_scale"] for s in sim]
         assert scales[-1] > scales[0], f"the loss scale never grew: {scales}"
-    want, got = datasets(f"cpu_{prec}/model.h5"), datasets(f"sim_{prec}/model.h5")
-    assert want and got.keys() == want.keys(), (prec, sorted(set(got) ^ set(want)))
-    diff = [k for k in want if got[k] != want[k]]
-    assert not diff, f"{prec}: sim/model.h5 differs from cpu/model.h5 in {diff}"
+    assert_same_datasets(f"cpu_{prec}/model.h5", f"sim_{prec}/model.h5", f"{prec}, sim against cpu")
     print(prec, "sim == cpu bitwise over", len(sim), "steps; host_syncs", [s["host_syncs"] for s in sim],
           "loss scales", [s.get("loss_scale") for s in sim])
-want, got = datasets("cpu_bf16/model.h5"), datasets("cpu_from_sim/model.h5")
-assert got == want, "bf16: a sim checkpoint resumed on cpu ends elsewhere than the cpu run"
+assert_same_datasets("cpu_bf16/model.h5", "cpu_from_sim/model.h5", "bf16, a sim checkpoint resumed on cpu")
 print("bf16 checkpoint sim -> cpu: final weights bitwise")
 PY

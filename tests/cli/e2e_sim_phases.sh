@@ -21,6 +21,7 @@
 # usage: e2e_sim_phases.sh POUCH
 set -euo pipefail
 pouch=$1
+support=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"
@@ -63,10 +64,9 @@ grep -q "EWC lambda 10" ppo-sim.log
 grep -q "watch: learning" critic-sim.log
 test -f grpo-sim/serve/LATEST
 
-/usr/bin/python3 - "${runs[@]}" <<'PY'
-import json
+PYTHONPATH="$support" /usr/bin/python3 - "${runs[@]}" <<'PY'
 import sys
-import h5py
+from run_outputs import assert_same_datasets, steps
 
 # Wall-clock fields, and the sync and host-block counters (cpu counts none).
 VOLATILE = {"elapsed_s", "step_s", "tokens_per_s", "mfu", "checkpoint_s", "watch_wait_s", "host_syncs",
@@ -75,14 +75,7 @@ VOLATILE = {"elapsed_s", "step_s", "tokens_per_s", "mfu", "checkpoint_s", "watch
 # and the phase defaults epochs = 2, minibatches = 2.
 SEQ_LEN, SAMPLES, EPOCHS, MINIBATCHES = 32, 4, 2, 2
 
-def steps(path):
-    return [json.loads(l) for l in open(path) if '"step"' in l]
 
-def datasets(path):
-    out = {}
-    with h5py.File(path) as f:
-        f.visititems(lambda n, o: out.__setitem__(n, o[()].tobytes()) if isinstance(o, h5py.Dataset) else None)
-    return out
 
 def budget(s, run):
     kind = s["phase_kind"]
@@ -106,14 +99,10 @@ for run in sys.argv[1:]:
         if not last_of_phase:
             b = budget(s, run)
             assert s["host_syncs"] <= b, f"{run} step {s['step']} ({s['phase_kind']}): {s['host_syncs']} host syncs, budget {b}"
-    want, got = datasets(f"{run}-cpu/model.h5"), datasets(f"{run}-sim/model.h5")
-    assert want and got.keys() == want.keys(), (run, sorted(set(got) ^ set(want)))
-    diff = [k for k in want if got[k] != want[k]]
-    assert not diff, f"{run}: sim/model.h5 differs from cpu/model.h5 in {diff}"
+    assert_same_datasets(f"{run}-cpu/model.h5", f"{run}-sim/model.h5", f"{run}, sim against cpu")
     for step in (4, 7) if run != "critic" else ():
-        got = datasets(f"{run}-resume{step}/model.h5")
-        diff = [k for k in want if got.get(k) != want[k]]
-        assert not diff, f"{run}: resumed on sim from step {step}, model.h5 differs from cpu's in {diff}"
+        assert_same_datasets(f"{run}-cpu/model.h5", f"{run}-resume{step}/model.h5",
+                             f"{run}, resumed on sim from cpu's step {step}")
     print(f"{run}: sim == cpu bitwise over {len(sim)} steps ({', '.join(kinds)}) and the final weights; host_syncs",
           [s["host_syncs"] for s in sim])
 PY

@@ -12,6 +12,7 @@
 #   tp2dp2: 4 ranks, tp=2 x dp=2; drops the dp wait.
 set -euo pipefail
 pouch=$1 mpiexec=$2 mode=$3
+support=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)
 dir=$(mktemp -d)
 trap '[[ -n ${KEEP_DIR:-} ]] || rm -rf "$dir"' EXIT
 cd "$dir"
@@ -47,20 +48,13 @@ if [[ $mode == tp2 ]]; then
 fi
 run skipped sim POUCH_TEST_SKIP_COMM_WAIT=$skip
 
-/usr/bin/python3 - "$skip" "${resumed[@]}" <<'PY'
-import json, sys
-import h5py
+PYTHONPATH="$support" /usr/bin/python3 - "$skip" "${resumed[@]}" <<'PY'
+import sys
+from run_outputs import assert_same_datasets, datasets, steps
 
 skip, resumed = sys.argv[1], sys.argv[2:]
 
-def steps(path):
-    return [json.loads(l) for l in open(path) if '"step"' in l]
 
-def datasets(path):
-    out = {}
-    with h5py.File(path) as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()].tobytes()) if isinstance(obj, h5py.Dataset) else None)
-    return out
 
 cpu, sim = steps("cpu/metrics.jsonl"), steps("sim/metrics.jsonl")
 assert len(cpu) == len(sim) == 4, (len(cpu), len(sim))
@@ -70,19 +64,14 @@ for c, s in zip(cpu, sim):
 assert all("comm_host_blocks" not in c for c in cpu), "comm_host_blocks in a cpu run's metrics"
 blocks = [s["comm_host_blocks"] for s in sim]
 assert sum(blocks) >= 1, f"no wait on a staged collective blocked the host: the counter is broken ({blocks})"
-want = datasets("cpu/model.h5")
-assert want, "cpu/model.h5 holds no datasets"
 for run in ["sim"] + resumed:
-    got = datasets(f"{run}/model.h5")
-    assert got.keys() == want.keys(), (run, sorted(set(got) ^ set(want)))
-    diff = [k for k in want if got[k] != want[k]]
-    assert not diff, f"{run}/model.h5 differs from cpu/model.h5 in {diff}"
+    assert_same_datasets("cpu/model.h5", f"{run}/model.h5", f"{run} against cpu")
 
 bad = steps("skipped/metrics.jsonl")
 assert len(bad) == 4, len(bad)
 same = all(c.get("loss") == b.get("loss") and c.get("grad_norm") == b.get("grad_norm") for c, b in zip(cpu, bad))
 assert not same, f"dropping the {skip} wait went unnoticed on sim: the numbers equal cpu's"
-assert datasets("skipped/model.h5") != want, f"dropping the {skip} wait left the final weights as cpu's"
+assert datasets("skipped/model.h5") != datasets("cpu/model.h5"), f"dropping the {skip} wait left the final weights as cpu's"
 print(f"sim == cpu bitwise (4 steps, final weights{', cross-device resume' if resumed else ''}); "
       f"comm_host_blocks per step {blocks}; "
       f"dropped {skip} wait caught: losses {[b['loss'] for b in bad]} vs {[c['loss'] for c in cpu]}")

@@ -8,6 +8,7 @@
 # usage: sim_phases_tp2.sh POUCH MPIEXEC
 set -euo pipefail
 pouch=$1 mpiexec=$2
+support=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"
@@ -31,29 +32,19 @@ done
 grep -q "device: sim (runtime.device = sim)" grpo-sim.log
 test -f grpo-sim/serve/LATEST
 
-/usr/bin/python3 - <<'PY'
-import json
-import h5py
+PYTHONPATH="$support" /usr/bin/python3 - <<'PY'
+from run_outputs import assert_same_datasets, steps
 
 VOLATILE = {"elapsed_s", "step_s", "tokens_per_s", "mfu", "checkpoint_s", "host_syncs", "comm_host_blocks"}
 
-def steps(path):
-    return [{k: v for k, v in json.loads(l).items() if k not in VOLATILE} for l in open(path) if '"step"' in l]
-
-def datasets(path):
-    out = {}
-    with h5py.File(path) as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()].tobytes()) if isinstance(obj, h5py.Dataset) else None)
-    return out
+def stable(path):
+    return [{k: v for k, v in line.items() if k not in VOLATILE} for line in steps(path)]
 
 for run in ("grpo", "ppo"):
-    cpu, sim = steps(f"{run}-cpu/metrics.jsonl"), steps(f"{run}-sim/metrics.jsonl")
+    cpu, sim = stable(f"{run}-cpu/metrics.jsonl"), stable(f"{run}-sim/metrics.jsonl")
     assert len(cpu) == len(sim) == 6, (run, len(cpu), len(sim))
     for c, s in zip(cpu, sim):
         assert c == s, f"{run} step {c.get('step')}: cpu {c} sim {s}"
-    want, got = datasets(f"{run}-cpu/model.h5"), datasets(f"{run}-sim/model.h5")
-    assert want and got.keys() == want.keys(), (run, sorted(set(got) ^ set(want)))
-    diff = [k for k in want if got[k] != want[k]]
-    assert not diff, f"{run}: sim/model.h5 differs from cpu/model.h5 in {diff}"
+    assert_same_datasets(f"{run}-cpu/model.h5", f"{run}-sim/model.h5", f"{run} at tp=2, sim against cpu")
     print(f"{run}: tp=2 sim == cpu bitwise over {len(sim)} steps of 3 phases, final weights")
 PY
