@@ -2,6 +2,7 @@
 
 #include "runtime/cpu/adamw.h"
 #include "runtime/cpu/attention.h"
+#include "runtime/cpu/backend_checks.h"
 #include "runtime/cpu/cross_entropy.h"
 #include "runtime/cpu/elementwise.h"
 #include "runtime/cpu/embedding.h"
@@ -14,65 +15,14 @@
 #include "runtime/cpu/vocab_parallel_ce.h"
 
 namespace pouch {
-namespace {
 
-// A tensor read as a matrix: rows = product of the leading dimensions.
-struct Mat {
-  std::int64_t rows, cols;
-};
-
-void require(const Tensor& t, const char* op, const char* name, DType dtype = DType::F32) {
-  POUCH_CHECK(t.defined(), "{}: {} is undefined", op, name);
-  POUCH_CHECK(t.dtype() == dtype && t.device() == Device::CPU, "{}: {} is {} {} on {}, expected {} on the CPU", op,
-              name, dtype_name(t.dtype()), shape_str(t.shape()), device_name(t.device()), dtype_name(dtype));
-}
-
-Mat as_mat(const Tensor& t, const char* op, const char* name, int min_ndim = 1) {
-  POUCH_CHECK(t.ndim() >= min_ndim, "{}: {} {} needs at least {} dimension(s)", op, name, shape_str(t.shape()),
-              min_ndim);
-  const std::int64_t cols = t.dim(-1);
-  return {cols > 0 ? t.numel() / cols : 0, cols};
-}
-
-void require_numel(const Tensor& t, std::int64_t numel, const char* op, const char* name, const Tensor& ref,
-                   const char* ref_name) {
-  POUCH_CHECK(t.numel() == numel, "{}: {} {} does not match {} {} (expected {} elements)", op, name,
-              shape_str(t.shape()), ref_name, shape_str(ref.shape()), numel);
-}
-
-void require_rows(const Tensor& t, Mat m, const char* op, const char* name, const Tensor& ref, const char* ref_name) {
-  POUCH_CHECK(t.ndim() >= 1 && t.dim(-1) == m.cols && t.numel() == m.rows * m.cols,
-              "{}: {} {} does not match {} {} (expected {} rows of {})", op, name, shape_str(t.shape()), ref_name,
-              shape_str(ref.shape()), m.rows, m.cols);
-}
-
-float* opt_f32(const Tensor& t, const char* op, const char* name) {
-  if (!t.defined()) return nullptr;
-  require(t, op, name);
-  return t.f32();
-}
-
-// The checks every vocab-parallel cross-entropy step shares; targets and
-// stats are checked when given. Returns logits as a matrix.
-Mat require_vocab_parallel_ce(const char* op, const Tensor& logits, const Tensor& row_max, long valid,
-                              const Tensor* targets, const Tensor* stats) {
-  require(logits, op, "logits");
-  require(row_max, op, "row_max");
-  const Mat ml = as_mat(logits, op, "logits");
-  POUCH_CHECK(valid >= 0 && valid <= ml.cols, "{}: valid {} outside [0, {}]", op, valid, ml.cols);
-  require_numel(row_max, ml.rows, op, "row_max", logits, "logits");
-  if (targets) {
-    require(*targets, op, "targets", DType::I32);
-    require_numel(*targets, ml.rows, op, "targets", logits, "logits");
-  }
-  if (stats) {
-    require(*stats, op, "stats");
-    require_numel(*stats, 2 * ml.rows, op, "stats", logits, "logits");
-  }
-  return ml;
-}
-
-}  // namespace
+using cpu_checks::as_mat;
+using cpu_checks::Mat;
+using cpu_checks::opt_f32;
+using cpu_checks::require;
+using cpu_checks::require_numel;
+using cpu_checks::require_rows;
+using cpu_checks::require_vocab_parallel_ce;
 
 Tensor CpuBackend::empty(Shape shape, DType dtype) { return Tensor::empty(std::move(shape), dtype, Device::CPU); }
 

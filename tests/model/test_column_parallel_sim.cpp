@@ -17,26 +17,13 @@
 #include "parallel/parallel_context.h"
 #include "runtime/rng.h"
 #include "runtime/sim/sim_backend.h"
+#include "tests/model/odd_tp_model.h"
 
 namespace pouch {
 namespace {
 
-GPTConfig config() {
-  GPTConfig c;
-  c.layers = 2;
-  c.d_model = 16;
-  c.heads = 4;
-  c.seq_len = 9;
-  c.vocab_size = 29;
-  return c;
-}
-
-Tensor tokens(std::uint64_t seed) {
-  Tensor t = Tensor::empty({3, 9}, DType::I32);
-  RngStream rng(seed, 1);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.i32()[i] = static_cast<std::int32_t>(rng.below(29));
-  return t;
-}
+using test::odd_tp_config;
+using test::odd_tp_tokens;
 
 struct Result {
   double loss = 0;
@@ -60,11 +47,11 @@ std::vector<Result> run(Device device) {
       }
       ParallelContext& ctx = *ctxs[static_cast<std::size_t>(r)];
       ctx.attach_device(*be);
-      GPT m(config(), *be, TensorParallelGroup(&ctx.tp()));
+      GPT m(odd_tp_config(), *be, TensorParallelGroup(&ctx.tp()));
       m.init_weights(5);
       m.parameters().zero_grad();
       Result& out = results[static_cast<std::size_t>(r)];
-      out.loss = m.forward(tokens(1), tokens(2), 1.0f / 27.0f);
+      out.loss = m.forward(odd_tp_tokens(1), odd_tp_tokens(2), 1.0f / 27.0f);
       m.backward();
       for (const auto& p : m.parameters()) {
         Tensor host = Tensor::empty(p.grad.shape());

@@ -13,26 +13,13 @@
 #include "parallel/fake_communicator.h"
 #include "runtime/rng.h"
 #include "runtime/tensor_shard.h"
+#include "tests/model/odd_tp_model.h"
 
 namespace pouch {
 namespace {
 
-GPTConfig config() {
-  GPTConfig c;
-  c.layers = 2;
-  c.d_model = 16;
-  c.heads = 4;
-  c.seq_len = 9;
-  c.vocab_size = 29;
-  return c;
-}
-
-Tensor tokens(std::uint64_t seed) {
-  Tensor t = Tensor::empty({3, 9}, DType::I32);
-  RngStream rng(seed, 1);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.i32()[i] = static_cast<std::int32_t>(rng.below(29));
-  return t;
-}
+using test::odd_tp_config;
+using test::odd_tp_tokens;
 
 // Runs f(rank, group) on `size` threads, one fake communicator each.
 void on_ranks(int size, const std::function<void(int, TensorParallelGroup)>& f) {
@@ -52,9 +39,9 @@ Result run(int tp) {
   std::vector<Result> results(static_cast<std::size_t>(tp));
   on_ranks(tp, [&](int rank, TensorParallelGroup group) {
     auto be = make_backend(Device::CPU);
-    GPT m(config(), *be, group);
+    GPT m(odd_tp_config(), *be, group);
     m.init_weights(5);
-    Tensor x = tokens(1), y = tokens(2);
+    Tensor x = odd_tp_tokens(1), y = odd_tp_tokens(2);
     Result& r = results[static_cast<std::size_t>(rank)];
     m.parameters().zero_grad();
     r.loss = m.forward(x, y, 1.0f / 27.0f);
@@ -85,7 +72,7 @@ Result run(int tp) {
     }
     // Every rank's named_values() must give the same full weights as tp = 1.
     auto named = m.named_values();
-    GPT ref(config(), *be);
+    GPT ref(odd_tp_config(), *be);
     ref.init_weights(5);
     auto want = ref.named_values();
     for (std::size_t i = 0; i < named.size(); ++i)
@@ -122,10 +109,10 @@ TEST(TensorParallel, TwoAndFourRanksMatchOneRank) {
 TEST(TensorParallel, PaddedVocabularyRowsStayZero) {
   on_ranks(4, [](int rank, TensorParallelGroup group) {
     auto be = make_backend(Device::CPU);
-    GPT m(config(), *be, group);  // 29 -> 32 rows, 8 per rank; rank 3 holds 3 padding rows
+    GPT m(odd_tp_config(), *be, group);  // 29 -> 32 rows, 8 per rank; rank 3 holds 3 padding rows
     m.init_weights(5);
     EXPECT_EQ(m.local_vocab(), 8);
-    Tensor x = tokens(1), y = tokens(2);
+    Tensor x = odd_tp_tokens(1), y = odd_tp_tokens(2);
     m.parameters().zero_grad();
     m.forward(x, y, 1.0f / 27.0f);
     m.backward();
