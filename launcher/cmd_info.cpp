@@ -6,6 +6,7 @@
 #include "launcher/command_line.h"
 #include "launcher/commands.h"
 #include "runtime/backend.h"
+#include "runtime/cpu/blas_kernel_choice.h"
 #include "runtime/device_setting.h"
 #include "runtime/threads.h"
 
@@ -43,7 +44,7 @@ int run_info_command(const std::vector<std::string>& args) {
   else
     std::printf("  cuda  not built: %s\n", cuda.reason.c_str());
   std::printf("devices:\n");
-  std::printf("  cpu   %d compute threads\n", compute_threads());
+  std::printf("  cpu   %d compute threads; %s\n", compute_threads(), cpu::blas_kernel_summary().c_str());
   if (cuda.built)
     std::printf("  cuda  %d visible%s%s\n", cuda.devices, cuda.devices == 0 ? ": " : "",
                 cuda.devices == 0 ? cuda.reason.c_str() : "");

@@ -13,6 +13,7 @@
 #include "parallel/uniform_error.h"
 #include "parallel/watchdog.h"
 #include "phases/schedule/schedule_runner.h"
+#include "runtime/cpu/blas_kernel_choice.h"
 #include "runtime/device_setting.h"
 #include "runtime/log.h"
 #include "runtime/stop_request.h"
@@ -121,6 +122,7 @@ int run_train_command(const std::vector<std::string>& args) {
   // After the process groups: on CUDA the node-local rank picks the GPU.
   auto backend = make_backend(resolve_device(cfg.runtime.device, "runtime.device"), ctx->local_rank());
   log_info("device: {} (runtime.device = {})", backend->name(), cfg.runtime.device);
+  log_info("blas: {}", cpu::blas_kernel_summary());  // the CPU and sim backends GEMM through it
   // Collectives on device tensors go through the device communicators from here on.
   ctx->attach_device(*backend);
   TrainRanks ranks;

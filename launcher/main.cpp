@@ -1,6 +1,9 @@
 // pouch: one binary, launched SPMD by mpirun/srun or run directly (a world of one).
+#include <unistd.h>
+
 #include <boost/program_options/errors.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <string>
@@ -13,6 +16,7 @@
 #include "parallel/uniform_error.h"
 #include "parallel/watchdog.h"
 #include "phases/schedule/checkpoint_choice.h"
+#include "runtime/cpu/blas_kernel_choice.h"
 #include "runtime/error.h"
 
 namespace {
@@ -49,9 +53,30 @@ constexpr Command kCommands[] = {
     {"serve", pouch::run_serve_command}, {"info", pouch::run_info_command},
 };
 
+// OpenBLAS chose its kernels when it loaded; if it fell back to SSE-only ones
+// on a CPU with AVX2/AVX-512 (runtime/cpu/blas_kernel_choice.h), run this
+// same command again with OPENBLAS_CORETYPE naming the better set. First
+// thing in main: no thread, no MPI, no file is open yet, and under
+// mpirun/srun the process keeps its pid and environment across exec.
+void reexec_for_better_blas_kernels(char** argv) {
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
+  const std::string chosen = pouch::cpu::blas_kernel_name();
+  const std::string better = pouch::cpu::better_blas_kernel(chosen, pouch::cpu::detect_cpu_vector_features());
+  if (better.empty()) return;
+  setenv("OPENBLAS_CORETYPE", better.c_str(), 1);
+  setenv(pouch::cpu::kBlasFallbackEnv, chosen.c_str(), 1);
+  execv("/proc/self/exe", argv);
+  // exec failed: carry on with the kernels already loaded.
+  std::fprintf(stderr, "pouch: could not re-execute with OPENBLAS_CORETYPE=%s; running OpenBLAS's %s kernels\n",
+               better.c_str(), chosen.c_str());
+  unsetenv("OPENBLAS_CORETYPE");
+  unsetenv(pouch::cpu::kBlasFallbackEnv);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  reexec_for_better_blas_kernels(argv);
   // --resume=auto verifies candidate checkpoints in a child `pouch ckpt verify`.
   pouch::set_checkpoint_verifier_executable("/proc/self/exe");
   if (argc < 2) {
