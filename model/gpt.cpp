@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <span>
 
 #include "runtime/rng.h"
 
@@ -75,15 +76,22 @@ Tensor full_tensor(Backend& be, const TensorParallelGroup& tp, const Parameter& 
 // Shards summed over the group (a collective), replicated parameters counted
 // once. One segmented reduction on the backend (slot 0 sharded, slot 1
 // replicated; each parameter's sum added in store order, the bits of a
-// per-parameter loop), one read back to the host.
-double store_grad_norm(Backend& be, const TensorParallelGroup& tp, const ParameterStore& store) {
+// per-parameter loop), then one read back to the host that also brings
+// `with` (F64 device scalars, may be undefined) into `with_host`.
+double store_grad_norm(Backend& be, const TensorParallelGroup& tp, const ParameterStore& store, const Tensor& with,
+                       std::span<double> with_host) {
   std::vector<SquareSumSegment> segments;
   segments.reserve(store.size());
   for (const auto& p : store) segments.push_back({p.offset, p.grad.numel(), p.shard.sharded() ? 0 : 1});
-  const Tensor sums = be.empty({2}, DType::F64);
-  be.sum_squares_segments(store.grads(), segments, sums);
-  Tensor host = Tensor::empty({2}, DType::F64);  // the all-reduce below is the host communicator's
+  const std::int64_t n_with = with.defined() ? with.numel() : 0;
+  POUCH_CHECK(static_cast<std::int64_t>(with_host.size()) == n_with, "grad_norm: {} host slots for {} device scalars",
+              with_host.size(), n_with);
+  const Tensor sums = be.empty({2 + n_with}, DType::F64);
+  be.sum_squares_segments(store.grads(), segments, sums.view(0, {2}));
+  if (n_with > 0) be.copy(sums.view(2, {n_with}), with.reshape({n_with}));
+  Tensor host = Tensor::empty({2 + n_with}, DType::F64);  // the all-reduce below is the host communicator's
   be.copy(host, sums);
+  for (std::int64_t i = 0; i < n_with; ++i) with_host[static_cast<std::size_t>(i)] = host.data<double>()[2 + i];
   double sharded = host.data<double>()[0];
   const double replicated = host.data<double>()[1];
   if (tp.size() > 1) {
@@ -385,7 +393,11 @@ void GPT::backward() {
   trunk_valid_ = false;
 }
 
-double GPT::grad_norm() const { return store_grad_norm(be_, tp_, params_); }
+double GPT::grad_norm() const { return store_grad_norm(be_, tp_, params_, Tensor(), {}); }
+
+double GPT::grad_norm(const Tensor& with, std::span<double> with_host) const {
+  return store_grad_norm(be_, tp_, params_, with, with_host);
+}
 
 KVCache GPT::make_cache(std::int64_t batch, std::int64_t capacity) const {
   POUCH_CHECK(capacity <= cfg_.seq_len, "cache capacity {} beyond seq_len {}", capacity, cfg_.seq_len);
@@ -573,7 +585,12 @@ void GPT::remove_lora() {
 
 double GPT::lora_grad_norm() const {
   if (!lora_params_) fail("this model has no LoRA adapters; call enable_lora() first");
-  return store_grad_norm(be_, tp_, *lora_params_);
+  return store_grad_norm(be_, tp_, *lora_params_, Tensor(), {});
+}
+
+double GPT::lora_grad_norm(const Tensor& with, std::span<double> with_host) const {
+  if (!lora_params_) fail("this model has no LoRA adapters; call enable_lora() first");
+  return store_grad_norm(be_, tp_, *lora_params_, with, with_host);
 }
 
 void GPT::set_base_frozen(bool on) {

@@ -128,6 +128,11 @@ class GPT {
   // L2 norm of the whole model's gradient: shards summed over the
   // tensor-parallel group (a collective), replicated parameters counted once.
   double grad_norm() const;
+  // The same norm, read back from the device in one copy together with
+  // `with` (F64 scalars on the backend's device, e.g. a step's loss sums),
+  // which land in `with_host` (its size = with.numel()): a step's one host
+  // sync for both.
+  double grad_norm(const Tensor& with, std::span<double> with_host) const;
   // Logits of the last forward, [B, T, V / tp] (this rank's vocabulary slice;
   // consumed by backward).
   const Tensor& logits() const { return logits_; }
@@ -200,6 +205,7 @@ class GPT {
   void remove_lora();
   // L2 norm of the adapters' gradient (collective under tensor parallelism).
   double lora_grad_norm() const;
+  double lora_grad_norm(const Tensor& with, std::span<double> with_host) const;  // as grad_norm(with, ...)
   // Frozen base: backward computes no gradient of the base parameters (their
   // gradients stay as they are; input gradients still flow, so the adapters
   // train). Saves every weight-gradient GEMM of the base.

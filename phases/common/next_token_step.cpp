@@ -1,5 +1,6 @@
 #include "phases/common/next_token_step.h"
 
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -8,13 +9,10 @@
 
 namespace pouch {
 
-double accumulate_gradients(const PhaseContext& ctx, DpReducer* reducer, const Tensor& x, const Tensor& y, float dloss,
-                            const std::function<void(std::int64_t micro)>& fill, std::int64_t global_step,
-                            bool overflow_is_possible) {
+Tensor accumulate_gradients(const PhaseContext& ctx, DpReducer* reducer, const Tensor& x, const Tensor& y, float dloss,
+                            const std::function<void(std::int64_t micro)>& fill) {
   GPT& model = ctx.model;
   const std::int64_t A = ctx.cfg.train.grad_accum;
-  // Sum and count of this rank's target losses, accumulated on the device
-  // and read once: one host sync per step whatever grad_accum is.
   const Tensor sums = ctx.be.zeros({2}, DType::F64);
   for (std::int64_t micro = 0; micro < A; ++micro) {
     // With accumulation only the last micro-batch's backward reduces.
@@ -25,15 +23,24 @@ double accumulate_gradients(const PhaseContext& ctx, DpReducer* reducer, const T
     model.backward();
   }
   if (reducer) reducer->finish();
-  const Tensor host = Tensor::empty({2}, DType::F64);
-  ctx.be.copy(host, sums);
-  std::vector<double> loss = {host.data<double>()[0], host.data<double>()[1]};
+  return sums;
+}
+
+double step_mean_loss(const PhaseContext& ctx, std::array<double, 2> sums, std::int64_t global_step,
+                      bool overflow_is_possible) {
+  std::vector<double> loss(sums.begin(), sums.end());
   sum_over_dp(ctx.ranks, ctx.be, loss);
   const double mean = loss[1] > 0 ? loss[0] / loss[1] : 0.0;
   if (!std::isfinite(mean) && !overflow_is_possible)
     fail("training diverged at step {} ({}): the loss is {}; lower the learning rate or set [optim] grad_clip",
          global_step, ctx.phase.name(), mean);
   return mean;
+}
+
+std::array<double, 2> read_loss_sums(Backend& be, const Tensor& sums) {
+  const Tensor host = Tensor::empty({2}, DType::F64);
+  be.copy(host, sums);
+  return {host.data<double>()[0], host.data<double>()[1]};
 }
 
 StepResult next_token_result(const RunConfig& cfg, double flops_per_token, double loss) {

@@ -4,6 +4,7 @@
 // backward, the data-parallel reducer on the last micro-batch), the mean
 // loss over the data-parallel group with the divergence check, and the
 // step's result and report for the phase loop (phases/common/phase_loop.h).
+#include <array>
 #include <cstdint>
 #include <functional>
 
@@ -15,12 +16,22 @@ namespace pouch {
 
 // Runs train.grad_accum micro-batches: `fill(micro)` writes this rank's rows
 // into x and y, then forward(x, y, dloss) and backward(). The reducer (may be
-// null) reduces during the last backward. Returns the mean target loss over
-// every rank; a non-finite loss is an error unless `overflow_is_possible`
-// (fp16: the loss scaler skips that step instead).
-double accumulate_gradients(const PhaseContext& ctx, DpReducer* reducer, const Tensor& x, const Tensor& y, float dloss,
-                            const std::function<void(std::int64_t micro)>& fill, std::int64_t global_step,
-                            bool overflow_is_possible);
+// null) reduces during the last backward. Returns this rank's (sum, count)
+// of target losses, F64 [2] on the backend's device, summed there over the
+// micro-batches: nothing has blocked the host yet. The step reads it in the
+// same copy as the grad norm (GPT::grad_norm(with, ...)), so a step is one
+// host sync whatever grad_accum is; read_loss_sums reads it alone.
+Tensor accumulate_gradients(const PhaseContext& ctx, DpReducer* reducer, const Tensor& x, const Tensor& y, float dloss,
+                            const std::function<void(std::int64_t micro)>& fill);
+
+// One host sync: the loss sums accumulate_gradients left on the device.
+std::array<double, 2> read_loss_sums(Backend& be, const Tensor& sums);
+
+// The mean target loss over every data-parallel rank from this rank's
+// (sum, count) (a host collective over dp); a non-finite mean is an error
+// unless `overflow_is_possible` (fp16: the loss scaler skips that step).
+double step_mean_loss(const PhaseContext& ctx, std::array<double, 2> sums, std::int64_t global_step,
+                      bool overflow_is_possible);
 
 // A step of mean loss `loss` over B·T·A tokens at `flops_per_token`
 // (GPT::train_flops_per_token at the phase start).

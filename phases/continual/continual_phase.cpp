@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "checkpoint/serving_versions.h"
@@ -443,25 +444,30 @@ PhaseOutcome ContinualPhase::run(std::int64_t first_step) {
     if (watched_) plan = plan_watched_step();
     const bool last = in.last || plan.ends_phase;
     zero_grads();
-    const double mean_loss = accumulate_gradients(
-        ctx_, reducer_.get(), x, y, dloss * static_cast<float>(precision_.loss_scale()),
-        [&](std::int64_t micro) {
+    const Tensor loss_sums = accumulate_gradients(
+        ctx_, reducer_.get(), x, y, dloss * static_cast<float>(precision_.loss_scale()), [&](std::int64_t micro) {
           if (watched_)
             watched_->fill(plan, in.step, micro, ranks.dp_rank() * B_local, B_local, x.i32(), y.i32());
           else
             batches_->fill(in.step, micro, ranks.dp_rank() * B_local, B_local, x.i32(), y.i32());
-        },
-        in.global + 1, precision_.precision() == Precision::FP16);
+        });
+    const bool fp16 = precision_.precision() == Precision::FP16;
     stats = OptimizerStepStats{};
     penalty = 0.0;
+    double mean_loss = 0.0;
     applied = precision_.apply_update(ranks, be, in.global + 1, [&] {
       if (ewc_) {
         // The penalty's gradient joins the data gradient before clipping.
         ewc_->add_gradient(master_values(), model.parameters().grads(), cc_.ewc_lambda);
         penalty = ewc_->penalty(master_values(), cc_.ewc_lambda);
       }
-      stats = optimizer_->step(in.lr, lora() ? model.lora_grad_norm() : model.grad_norm());
+      std::array<double, 2> loss{};
+      // The step's one host sync (with EWC, its penalty is another).
+      const double norm = lora() ? model.lora_grad_norm(loss_sums, loss) : model.grad_norm(loss_sums, loss);
+      mean_loss = step_mean_loss(ctx_, loss, in.global + 1, fp16);
+      stats = optimizer_->step(in.lr, norm);
     });
+    if (!applied) mean_loss = step_mean_loss(ctx_, read_loss_sums(be, loss_sums), in.global + 1, fp16);
     if (watched_) watched_->finish_step(plan);
     if (last) {
       // The boundary checkpoint, model.h5 and the next phase get the adapted

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cmath>
 
 #include "data/curriculum_sampler.h"
@@ -126,9 +127,8 @@ PhaseOutcome PretrainPhase::run(std::int64_t first_step) {
           fmt::format("curriculum at step {}: {}", in.global + 1, sampler_->summary(epoch, sampler_level).to_string()));
     }
     model.parameters().zero_grad();
-    const double mean_loss = accumulate_gradients(
-        ctx_, reducer_.get(), x, y, dloss * static_cast<float>(precision_.loss_scale()),
-        [&](std::int64_t micro) {
+    const Tensor loss_sums = accumulate_gradients(
+        ctx_, reducer_.get(), x, y, dloss * static_cast<float>(precision_.loss_scale()), [&](std::int64_t micro) {
           // Sequences are numbered over the run (global steps), so a second
           // pretrain phase reads on where the first stopped.
           const std::int64_t first_row = (in.global * A + micro) * B + ranks.dp_rank() * B_local;
@@ -138,11 +138,17 @@ PhaseOutcome PretrainPhase::run(std::int64_t first_step) {
           } else {
             fill_batch(*ctx_.data.train, first_row, cfg.model.vocab_size, x, y);
           }
-        },
-        in.global + 1, precision_.precision() == Precision::FP16);
+        });
+    const bool fp16 = precision_.precision() == Precision::FP16;
     stats = OptimizerStepStats{};
-    applied =
-        precision_.apply_update(ranks, be, in.global + 1, [&] { stats = optimizer_.step(in.lr, model.grad_norm()); });
+    double mean_loss = 0.0;
+    applied = precision_.apply_update(ranks, be, in.global + 1, [&] {
+      std::array<double, 2> loss{};
+      const double norm = model.grad_norm(loss_sums, loss);  // the step's one host sync
+      mean_loss = step_mean_loss(ctx_, loss, in.global + 1, fp16);
+      stats = optimizer_.step(in.lr, norm);
+    });
+    if (!applied) mean_loss = step_mean_loss(ctx_, read_loss_sums(be, loss_sums), in.global + 1, fp16);
     // The boundary checkpoint, model.h5 and the next phase get the fp32 masters.
     if (in.last) precision_.finish();
     return next_token_result(cfg, flops_per_token, mean_loss);

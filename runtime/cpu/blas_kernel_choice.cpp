@@ -27,8 +27,8 @@ std::string blas_kernel_name() {
 std::string better_blas_kernel(std::string_view chosen, const CpuVectorFeatures& cpu) {
   // OpenBLAS's x86-64 kernel sets without AVX: what DYNAMIC_ARCH falls back to
   // for a CPU model it does not know (Prescott first of all).
-  constexpr std::array<std::string_view, 9> kSseOnly = {"Prescott", "Core2",    "Penryn",   "Dunnington", "Nehalem",
-                                                        "Atom",     "Opteron",  "Barcelona", "Nano"};
+  constexpr std::array<std::string_view, 9> kSseOnly = {"Prescott", "Core2",   "Penryn",    "Dunnington", "Nehalem",
+                                                        "Atom",     "Opteron", "Barcelona", "Nano"};
   bool fallback = false;
   for (std::string_view s : kSseOnly) fallback = fallback || chosen == s;
   if (!fallback) return "";

@@ -37,9 +37,9 @@ for prec in ("bf16", "fp16"):
     for c, s in zip(cpu, sim):
         for k in ("loss", "grad_norm", "val_loss", "eval_accuracy", "loss_scale", "skipped", "skipped_steps"):
             assert c.get(k) == s.get(k), f"{prec} step {c['step']} {k}: cpu {c.get(k)!r} sim {s.get(k)!r}"
-        # The loss, the grad norm for clipping and the non-finite-gradient flag
-        # (checked under bf16 too: a NaN gradient skips the step).
-        budget = 3
+        # The non-finite-gradient flag (checked under bf16 too: a NaN gradient
+        # skips the step), then the loss and the grad norm in one read.
+        budget = 2
         assert 1 <= s["host_syncs"] <= budget, f"{prec} step {s['step']}: {s['host_syncs']} host syncs, budget {budget}"
     if prec == "fp16":
         scales = [s["loss_scale"] for s in sim]

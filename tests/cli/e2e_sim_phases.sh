@@ -80,9 +80,9 @@ SEQ_LEN, SAMPLES, EPOCHS, MINIBATCHES = 32, 4, 2, 2
 def budget(s, run):
     kind = s["phase_kind"]
     if kind == "pretrain":
-        return 2
+        return 1
     if kind == "continual":
-        return 3 if run == "ppo" else 2
+        return 2 if run == "ppo" else 1
     ppo, critic = int(kind == "ppo"), int(run == "critic")
     return SAMPLES * SEQ_LEN + MINIBATCHES * (3 + ppo) + EPOCHS * MINIBATCHES * (2 + ppo + critic)
 
