@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "parallel/collective_desc.h"
+#include "parallel/staging_buffer_pool.h"
 #include "parallel/work_queue.h"
 #include "runtime/backend.h"
 
@@ -38,13 +39,16 @@ namespace {
 // the result back to the device.
 class StagedWork final : public Work {
  public:
-  StagedWork(std::shared_ptr<CollectiveWork> inner, std::shared_ptr<void> staged, Tensor device_out, Tensor host_out,
-             Backend& backend, bool skip_wait, std::shared_ptr<std::atomic<std::int64_t>> host_blocks)
+  StagedWork(std::shared_ptr<CollectiveWork> inner, std::shared_ptr<void> staged, Tensor device_out, Tensor host_in,
+             Tensor host_out, Backend& backend, std::shared_ptr<StagingBufferPool> pool, bool skip_wait,
+             std::shared_ptr<std::atomic<std::int64_t>> host_blocks)
       : inner_(std::move(inner)),
         staged_(std::move(staged)),
         device_out_(std::move(device_out)),
+        host_in_(std::move(host_in)),
         host_out_(std::move(host_out)),
         backend_(backend),
+        pool_(std::move(pool)),
         skip_wait_(skip_wait),
         host_blocks_(std::move(host_blocks)) {}
 
@@ -64,13 +68,22 @@ class StagedWork final : public Work {
     }
     copied_ = true;
     if (device_out_.defined()) backend_.copy(device_out_, host_out_);
+    // The staging thread is done with the buffers once the collective is; the
+    // device is once the copy just enqueued has run. (A skipped wait races
+    // the staging thread: its buffers are not reused.)
+    if (inner_->done() && host_out_.defined()) {
+      const std::shared_ptr<DeviceEvent> after = backend_.record_event();
+      if (host_in_.raw() != host_out_.raw()) pool_->release(host_in_, after);
+      pool_->release(host_out_, after);
+    }
   }
 
  private:
   std::shared_ptr<CollectiveWork> inner_;
   std::shared_ptr<void> staged_;  // keeps the buffers alive while the staging thread may still use them
-  Tensor device_out_, host_out_;
+  Tensor device_out_, host_in_, host_out_;
   Backend& backend_;
+  std::shared_ptr<StagingBufferPool> pool_;
   const bool skip_wait_;
   std::shared_ptr<std::atomic<std::int64_t>> host_blocks_;
   bool copied_ = false;
@@ -102,6 +115,7 @@ StagedCommunicator::StagedCommunicator(std::unique_ptr<Communicator> host, Backe
       name_(std::move(name)),
       timeout_s_(timeout_s),
       skip_wait_(skip_wait_for(name_)),
+      pool_(std::make_shared<StagingBufferPool>(backend)),
       thread_(std::make_unique<CommThread>()) {}
 
 StagedCommunicator::~StagedCommunicator() { thread_->shutdown(); }
@@ -119,7 +133,7 @@ WorkHandle StagedCommunicator::all_reduce_async(const Tensor& t, ReduceOp op) {
   s->kind = CollectiveKind::AllReduce;
   s->op = op;
   s->device_in = s->device_out = t;
-  s->host_in = s->host_out = backend_.empty_host(t.shape(), t.dtype());
+  s->host_in = s->host_out = pool_->acquire(t.shape(), t.dtype());
   describe_all_reduce({name_, rank(), size()}, s->host_in, op);
   return issue(std::move(s));
 }
@@ -132,8 +146,8 @@ WorkHandle StagedCommunicator::reduce_scatter_async(const Tensor& out, const Ten
   s->op = op;
   s->device_in = in;
   s->device_out = out;
-  s->host_in = backend_.empty_host(in.shape(), in.dtype());
-  s->host_out = backend_.empty_host(out.shape(), out.dtype());
+  s->host_in = pool_->acquire(in.shape(), in.dtype());
+  s->host_out = pool_->acquire(out.shape(), out.dtype());
   describe_reduce_scatter({name_, rank(), size()}, s->host_out, s->host_in, op);
   return issue(std::move(s));
 }
@@ -145,8 +159,8 @@ WorkHandle StagedCommunicator::all_gather_async(const Tensor& out, const Tensor&
   s->kind = CollectiveKind::AllGather;
   s->device_in = in;
   s->device_out = out;
-  s->host_in = backend_.empty_host(in.shape(), in.dtype());
-  s->host_out = backend_.empty_host(out.shape(), out.dtype());
+  s->host_in = pool_->acquire(in.shape(), in.dtype());
+  s->host_out = pool_->acquire(out.shape(), out.dtype());
   describe_all_gather({name_, rank(), size()}, s->host_out, s->host_in);
   return issue(std::move(s));
 }
@@ -157,7 +171,7 @@ WorkHandle StagedCommunicator::broadcast_async(const Tensor& t, int root) {
   s->kind = CollectiveKind::Broadcast;
   s->root = root;
   s->device_in = s->device_out = t;
-  s->host_in = s->host_out = backend_.empty_host(t.shape(), t.dtype());
+  s->host_in = s->host_out = pool_->acquire(t.shape(), t.dtype());
   describe_broadcast({name_, rank(), size()}, s->host_in, root);
   return issue(std::move(s));
 }
@@ -209,7 +223,8 @@ WorkHandle StagedCommunicator::issue(std::shared_ptr<Staged> s) {
     }
   });
   const bool skip = skip_wait_ && s->kind == CollectiveKind::AllReduce && s->device_in.defined();
-  return std::make_shared<StagedWork>(inner, s, s->device_out, s->host_out, backend_, skip, host_blocks_);
+  return std::make_shared<StagedWork>(inner, s, s->device_out, s->host_in, s->host_out, backend_, pool_, skip,
+                                      host_blocks_);
 }
 
 }  // namespace pouch

@@ -14,7 +14,9 @@
 //  1. issue (the calling thread, the one that drives the Backend): the
 //     arguments are checked (same device as the backend, the host
 //     communicator's dtype/size rules, the message names the group and rank);
-//     pinned host buffers are allocated; the device->host copies are enqueued
+//     pinned host buffers are taken from the communicator's pool
+//     (staging_buffer_pool.h; wait() gives them back with the event after
+//     the copy back); the device->host copies are enqueued
 //     on the backend's compute stream, then an event `ready` is recorded
 //     after them. The call returns at once.
 //  2. the staging thread (one per communicator, issue order): polls `ready`
@@ -56,6 +58,7 @@ namespace pouch {
 
 class Backend;
 class CommThread;
+class StagingBufferPool;
 
 class StagedCommunicator final : public Communicator {
  public:
@@ -79,6 +82,8 @@ class StagedCommunicator final : public Communicator {
   // Times wait() blocked the host on a collective that was not done yet.
   std::int64_t host_blocks() const override { return host_blocks_->load(std::memory_order_relaxed); }
   Communicator& host() const { return *host_; }
+  // The staging buffers: how many were allocated, how many acquires reused one.
+  const StagingBufferPool& staging_buffers() const { return *pool_; }
 
  private:
   struct Staged;
@@ -93,7 +98,8 @@ class StagedCommunicator final : public Communicator {
   std::uint64_t issued_ = 0;
   // Shared with the Works, which may outlive the communicator.
   std::shared_ptr<std::atomic<std::int64_t>> host_blocks_ = std::make_shared<std::atomic<std::int64_t>>(0);
-  std::unique_ptr<CommThread> thread_;  // last: joins before the members above go
+  std::shared_ptr<StagingBufferPool> pool_;  // shared with the Works, which give buffers back
+  std::unique_ptr<CommThread> thread_;       // last: joins before the members above go
 };
 
 }  // namespace pouch
