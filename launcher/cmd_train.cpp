@@ -45,7 +45,7 @@ off (--phase.1.curriculum=none --phase.1.quality_sampling=false
 
 Checkpoints (full training state: weights, AdamW moments, position) go to
 checkpoint.dir (default <run_dir>/checkpoints/step-N/) every
-checkpoint.every_steps, at the end, and when SIGUSR1 or SIGTERM arrives
+checkpoint.every_steps, at the end, and when SIGUSR1, SIGUSR2 or SIGTERM arrives
 (what Slurm sends before a time limit or on preemption): the run then
 finishes its step, writes a checkpoint and exits with status 75; continue it
 with --resume=auto, bit for bit as if it had never stopped.
