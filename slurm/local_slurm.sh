@@ -16,6 +16,8 @@
 # Test settings (why they differ from a site's):
 #  - AuthInfo cred_expire=10: a requeued job may start again only after the
 #    credentials of its last run expired (default 120 s).
+#  - SchedulerParameters=sched_interval=1: the scheduler also runs every second,
+#    not every 60 s, so a job whose begin time passes starts at once.
 #  - KillWait=5: SIGTERM -> SIGKILL at the time limit and on scancel (default 30 s).
 #  - TaskPlugin=task/none: tasks are not bound to cores (no cgroups here), the
 #    case where ranks must divide the cores themselves.
@@ -115,6 +117,7 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/builtin
+SchedulerParameters=sched_interval=1
 MpiDefault=none
 ReturnToService=2
 AccountingStorageType=accounting_storage/none
