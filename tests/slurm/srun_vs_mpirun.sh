@@ -14,7 +14,7 @@ set -euo pipefail
 pouch=$1 mpiexec=$2
 here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+trap '[[ -n ${KEEP:-} ]] || rm -rf "$dir"' EXIT
 tiny=(--model.layers=2 --model.d_model=32 --model.heads=2 --model.seq_len=32 --train.batch_size=4
   --data.task_train_samples=2000 --data.task_eval_per_level=2 --phases=1 --phase.1.steps=20
   --train.eval_every=0 --log.peak_gflops=100)
