@@ -48,7 +48,7 @@ done
 id munge > /dev/null 2>&1 || cannot_start "no user munge (apt-get install munge)"
 [[ $(id -u) -eq 0 ]] || cannot_start "slurmd must run as root here (it starts jobs as the submitting user)"
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/pouch-slurm.XXXXXX")
+dir=$(mktemp -d -t pouch-slurm.XXXXXX)
 chmod 755 "$dir"
 pids=()
 teardown() {
