@@ -9,6 +9,7 @@
 #include "launcher/commands.h"
 #include "launcher/config_parser.h"
 #include "launcher/stop_signals.h"
+#include "parallel/cpu_mask_sharers.h"
 #include "parallel/parallel_context.h"
 #include "parallel/uniform_error.h"
 #include "parallel/watchdog.h"
@@ -17,6 +18,7 @@
 #include "runtime/device_setting.h"
 #include "runtime/log.h"
 #include "runtime/stop_request.h"
+#include "runtime/threads.h"
 
 namespace pouch {
 
@@ -44,7 +46,7 @@ off (--phase.1.curriculum=none --phase.1.quality_sampling=false
 
 Checkpoints (full training state: weights, AdamW moments, position) go to
 checkpoint.dir (default <run_dir>/checkpoints/step-N/) every
-checkpoint.every_steps, at the end, and when SIGUSR1 or SIGTERM arrives
+checkpoint.every_steps, at the end, and when SIGUSR1, SIGUSR2 or SIGTERM arrives
 (what Slurm sends before a time limit or on preemption): the run then
 finishes its step, writes a checkpoint and exits with status 75; continue it
 with --resume=auto, bit for bit as if it had never stopped.
@@ -56,6 +58,26 @@ fields), serve/ (weights the continual phase publishes for `pouch serve
 --watch`) and, at the end, model.h5 (the weights, tokenizer and config).
 
 Options)";
+
+// The ranks of a node divide the CPUs they share (runtime/threads.h), before
+// the first OpenMP region creates the pool. Collective: every rank calls it.
+std::string choose_and_apply_threads(const RunConfig& cfg) {
+  ThreadInputs in;
+  in.mask = process_cpu_mask();
+  const MaskSharers sharers = cpu_mask_sharers(in.mask);
+  in.sharers = sharers.sharers;
+  in.sharer_index = sharers.index;
+  if (cfg.train.threads > 0) {
+    in.explicit_threads = static_cast<int>(cfg.train.threads);
+    in.explicit_source = fmt::format("train.threads = {}", cfg.train.threads);
+  } else if (const int env = omp_num_threads_from_env(); env > 0) {
+    in.explicit_threads = env;
+    in.explicit_source = fmt::format("OMP_NUM_THREADS = {}", env);
+  }
+  const ThreadChoice choice = choose_compute_threads(in);
+  apply_thread_choice(choice);
+  return choice.reason;
+}
 
 }  // namespace
 
@@ -119,6 +141,7 @@ int run_train_command(const std::vector<std::string>& args) {
   log_info("launcher: {}; rank {} of {}: tp rank {} of {}, dp rank {} of {}, local rank {}", ctx->launcher(),
            ctx->rank(), ctx->world_size(), ctx->tp_rank(), ctx->tp_size(), ctx->dp_rank(), ctx->dp_size(),
            ctx->local_rank());
+  log_info("compute threads: {}", choose_and_apply_threads(cfg));
   // After the process groups: on CUDA the node-local rank picks the GPU.
   auto backend = make_backend(resolve_device(cfg.runtime.device, "runtime.device"), ctx->local_rank());
   log_info("device: {} (runtime.device = {})", backend->name(), cfg.runtime.device);

